@@ -1,0 +1,1 @@
+"""Diffusion-LLM code completion engine."""
