@@ -1,0 +1,191 @@
+"""Parallel block denoising: schedules, blocks, cache exactness, variable length, constraints, determinism."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from completer.engine import Engine
+from completer.errors import BadInput, Cancelled
+from completer.model import Transformer
+from completer.sampler import DenoiseSettings, Denoiser
+from tests.helpers import make_tiny_checkpoint, tiny_config
+
+
+class ScriptedModel(Transformer):
+    """A denoiser whose predictions are written down: span position i -> (token, confidence logit).
+
+    It keeps the real model's interface (windows, cache, shifted logits) so the sampler's
+    bookkeeping is what is tested; positions past the script predict the end token.
+    """
+
+    def __init__(self, tok, prefix_len: int, script: list[tuple[int, float]], shift: bool = False):
+        super().__init__(tiny_config(tok.backend.get_vocab_size(), tok.mask_id, n_layers=1, shift_logits=shift))
+        self.tok, self.prefix_len, self.script = tok, prefix_len, script
+        self.windows: list[tuple[int, int]] = []
+
+    def forward(self, tokens, start=0, cache=None, logits_range=None):
+        lo, hi = logits_range or (0, tokens.shape[1])
+        self.windows.append((start, tokens.shape[1]))
+        V = self.config.vocab_size
+        out = torch.zeros(1, hi - lo, V)
+        for row, pos in enumerate(range(start + lo, start + hi)):
+            i = pos + (1 if self.config.shift_logits else 0) - self.prefix_len
+            token, strength = self.script[i] if 0 <= i < len(self.script) else (self.tok.end_id, 12.0)
+            out[0, row, token] = strength
+        return out
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    return Engine.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+
+
+def run(engine, script, shift=False, prefix="def f(x):\n    return", suffix="\n", **settings):
+    tok = engine.tokenizer
+    prefix_ids, suffix_ids = tok.encode(prefix), tok.encode(suffix)
+    model = ScriptedModel(tok, len(prefix_ids), script, shift=shift)
+    d = Denoiser(model, tok, prefix_ids, suffix_ids, DenoiseSettings(**settings), line_start=prefix.split("\n")[-1])
+    return d.run(), d.stats, model
+
+
+def word_ids(tok, text):
+    return tok.encode(text)
+
+
+def test_threshold_commits_every_confident_position_in_one_pass(engine):
+    ids = word_ids(engine.tokenizer, " x + 1")
+    script = [(t, 12.0) for t in ids]
+    out, stats, _ = run(engine, script, threshold=0.9)
+    assert out == ids and stats.forward_passes == 1
+
+
+def test_threshold_commits_at_least_one_when_nothing_is_confident(engine):
+    ids = word_ids(engine.tokenizer, " x + 1")
+    script = [(t, 1.0) for t in ids]  # probability ~e/(e+V) per position: never above 0.9
+    out, stats, _ = run(engine, script, threshold=0.9, max_tokens=len(ids) + 1)
+    assert out == ids
+    assert stats.forward_passes == len(ids) + 1  # one commit per pass, the end token last
+
+
+def test_fixed_schedule_takes_exactly_the_given_passes_per_block(engine):
+    ids = word_ids(engine.tokenizer, " x * x - 2 * x + 1 if x else 0")
+    script = [(t, 1.0) for t in ids]
+    out, stats, _ = run(engine, script, threshold=None, steps=4, max_tokens=32, block_size=32)
+    assert out == ids and stats.forward_passes == 4
+
+
+def test_long_spans_are_decoded_in_semi_autoregressive_blocks(engine):
+    tok = engine.tokenizer
+    ids = (word_ids(tok, " value") * 40)[:40]
+    script = [(t, 12.0) for t in ids]
+    out, stats, model = run(engine, script, max_tokens=64, block_size=16, use_cache=False)
+    assert out == ids
+    # the span starts as one 16-token block and grows a block at a time until the end shows
+    lengths = [length for _, length in model.windows]
+    assert stats.forward_passes == 3 and lengths[1] - lengths[0] == lengths[2] - lengths[1] == 16
+
+
+def test_span_without_end_grows_by_a_block_up_to_the_cap(engine):
+    ids = word_ids(engine.tokenizer, " a") * 50
+    script = [(t, 12.0) for t in ids]
+    out, stats, _ = run(engine, script, max_tokens=40, block_size=16)
+    assert len(out) == 40  # 16 -> 32 -> 40 tokens, never an end
+    assert stats.span_tokens == 40
+
+
+def test_trailing_end_tokens_are_trimmed(engine):
+    ids = word_ids(engine.tokenizer, " y")
+    out, stats, _ = run(engine, [(t, 12.0) for t in ids], max_tokens=32)
+    assert out == ids and stats.span_tokens == len(ids)
+
+
+def test_shifted_model_reads_predictions_from_the_previous_position(engine):
+    ids = word_ids(engine.tokenizer, " x + 1")
+    out, _, _ = run(engine, [(t, 12.0) for t in ids], shift=True)
+    assert out == ids
+
+
+def test_shifted_model_with_empty_prefix_gets_a_begin_token(engine):
+    ids = word_ids(engine.tokenizer, "import os")
+    tok = engine.tokenizer
+    model = ScriptedModel(tok, 1, [(t, 12.0) for t in ids], shift=True)
+    d = Denoiser(model, tok, [], tok.encode("\n"), DenoiseSettings())
+    assert d.run() == ids and d.prefix == [tok.bos_id]
+
+
+def test_line_span_never_commits_a_newline(engine):
+    tok = engine.tokenizer
+    newline = tok.encode("\n")[0]
+    text_ids = word_ids(tok, " x")
+    script = [(newline, 20.0)] + [(t, 12.0) for t in text_ids]
+    out, _, _ = run(engine, script, span="line")
+    assert "\n" not in tok.decode(out)
+    free, _, _ = run(engine, script, span="free")
+    assert tok.decode(free).startswith("\n")
+
+
+def test_block_span_stops_at_a_dedent(engine):
+    tok = engine.tokenizer
+    body = "    y = x\n    return y\nprint(1)\n"
+    script = [(t, 12.0) for t in tok.encode(body)]
+    out, _, _ = run(engine, script, prefix="def f(x):\n", span="block", max_tokens=64)
+    assert tok.decode(out).rstrip() == "    y = x\n    return y"
+
+
+def test_cancellation_is_checked_between_passes(engine):
+    tok = engine.tokenizer
+    script = [(t, 1.0) for t in word_ids(tok, " x + 1")]
+    model = ScriptedModel(tok, len(tok.encode("abc")), script)
+    d = Denoiser(model, tok, tok.encode("abc"), [], DenoiseSettings(), should_stop=lambda: len(model.windows) >= 2)
+    with pytest.raises(Cancelled):
+        d.run()
+    assert len(model.windows) == 2
+
+
+def test_cache_refreshed_every_pass_gives_exactly_the_uncached_result(engine):
+    prefix, suffix = "def mean(xs):\n    total = 0\n", "\n    return total / len(xs)\n"
+    for steps in (None, 8):
+        kw = dict(max_tokens=48, block_size=16, threshold=0.05 if steps is None else None, steps=steps)
+        naive = engine.complete(prefix, suffix, use_cache=False, **kw)
+        cached = engine.complete(prefix, suffix, use_cache=True, refresh_every=1, **kw)
+        assert cached.text == naive.text and cached.stats["forward_passes"] == naive.stats["forward_passes"]
+
+
+def test_cached_block_passes_only_recompute_the_active_block(engine):
+    tok = engine.tokenizer
+    script = [(t, 1.0) for t in word_ids(tok, " a b c d")]
+    prefix_ids = tok.encode("x = [" * 20)
+    model = ScriptedModel(tok, len(prefix_ids), script)
+    Denoiser(model, tok, prefix_ids, tok.encode("]\n"), DenoiseSettings(block_size=8, max_tokens=8)).run()
+    full = len(prefix_ids) + 8 + len(tok.encode("]\n"))
+    assert model.windows[0] == (0, full)  # the first pass fills the cache
+    assert all(w == (len(prefix_ids), 8) for w in model.windows[1:])
+
+
+def test_seeded_sampling_is_deterministic(engine):
+    kw = dict(temperature=1.0, max_tokens=16, threshold=0.5)
+    a = engine.complete("import ", "\n", seed=7, **kw)
+    b = engine.complete("import ", "\n", seed=7, **kw)
+    c = engine.complete("import ", "\n", seed=8, **kw)
+    assert a.text == b.text and a.text != c.text
+
+
+def test_greedy_is_deterministic_and_reports_stats(engine):
+    a = engine.complete("for i in range(", "):\n    pass\n", max_tokens=16)
+    b = engine.complete("for i in range(", "):\n    pass\n", max_tokens=16)
+    assert a.text == b.text and a.stats["forward_passes"] == b.stats["forward_passes"]
+    s = a.stats
+    assert s["forward_passes"] >= 1 and s["committed_tokens"] >= 1 and s["wall_ms"] > 0
+    assert s["tokens_per_forward"] == pytest.approx(s["committed_tokens"] / s["forward_passes"], abs=1e-3)
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(max_tokens=0), "at least 1 token"),
+    (dict(threshold=1.5), "threshold"),
+    (dict(span="paragraph"), "span kind"),
+    (dict(threshold=None, steps=None), "steps"),
+])
+def test_bad_settings_are_rejected(engine, settings, message):
+    with pytest.raises(BadInput, match=message):
+        engine.complete("a", "b", **settings)

@@ -1,0 +1,56 @@
+"""Tiny real checkpoints the tests build on the fly (no hub, no downloads)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+from completer.checkpoint import save_native
+from completer.model import ModelConfig, Transformer
+
+SPECIALS = ["<|endoftext|>", "<|beginoftext|>", "<|mask|>"]
+
+
+def tiny_corpus() -> list[str]:
+    """A little Python, enough for a byte-level BPE with real merges."""
+    import inspect
+    import json as json_module
+    import textwrap as textwrap_module
+    return [inspect.getsource(textwrap_module), inspect.getsource(json_module)]
+
+
+def make_tokenizer(folder: Path, vocab_size: int = 400) -> Path:
+    """Byte-level BPE with end, begin and mask tokens, saved as tokenizer.json + tokenizer_config.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(tiny_corpus(), trainer)
+    tok.save(str(folder / "tokenizer.json"))
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+              "bos_token": "<|beginoftext|>", "mask_token": "<|mask|>"}
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    return folder
+
+
+def tiny_config(vocab_size: int, mask_id: int, **overrides) -> ModelConfig:
+    base = dict(family="native", vocab_size=vocab_size, dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
+                intermediate_size=128, mask_token_id=mask_id, max_seq_len=2048, tie_embeddings=True)
+    return ModelConfig(**{**base, **overrides})
+
+
+def make_tiny_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
+    """A random-weight native checkpoint: real files, gibberish output."""
+    folder = Path(folder)
+    make_tokenizer(folder)
+    tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    torch.manual_seed(seed)
+    model = Transformer(tiny_config(tok.get_vocab_size(), tok.token_to_id("<|mask|>"), **overrides))
+    save_native(model, folder, folder)
+    return folder
