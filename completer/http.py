@@ -1,0 +1,406 @@
+"""OpenAI-compatible HTTP API for fill-in-the-middle code completion.
+
+`POST /v1/completions` (OpenAI's legacy completions with `suffix`) and `POST /v1/fim/completions`
+(the path Inception's Mercury serves FIM on) take the code before the cursor as `prompt` and the
+code after it as `suffix`, and answer a `text_completion` object.
+
+Streaming differs from OpenAI on purpose: a diffusion model refines the whole span in parallel, so
+every event carries the *full current draft* of the span (`"draft": true`), not a delta to append.
+The last event has `"draft": false`, the final text, `finish_reason`, usage and stats; then
+`data: [DONE]`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from completer.engine import Engine
+from completer.errors import BadInput, CompleterError, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS_LIMIT = 1024
+"""Largest span one request may ask for: the single model is shared, so one request must stay short."""
+
+OPEN_PATHS = {"/health"}
+"""Paths that answer without the API key, so a supervisor can probe liveness."""
+
+T = TypeVar("T")
+
+
+class CompletionRequest(BaseModel):
+    """The body fields we honour; other OpenAI fields (top_p, stop, n, ...) are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    prompt: str
+    suffix: str | None = None
+    max_tokens: int = Field(64, gt=0, le=MAX_TOKENS_LIMIT)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)  # 0 = greedy: completions should be repeatable
+    seed: int | None = None
+    model: str | None = None
+    stream: bool = False
+
+
+class ApiError(Exception):
+    """An error the client sees as OpenAI's `{"error": {message, type, param, code}}` with this status."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def to_api_error(error: Exception) -> ApiError:
+    """Maps anything a request can raise to what the client may see; the full reason goes to the log."""
+    if isinstance(error, ApiError):
+        log.warning("refused (%d): %s", error.status, error.message)
+        return error
+    if isinstance(error, HTTPException):
+        return ApiError(error.status_code, str(error.detail))
+    if isinstance(error, ModelLoadError):
+        log.error("model unavailable: %s", error)
+        return ApiError(503, f"model unavailable: {error}", type="server_error", code="model_unavailable")
+    if isinstance(error, BadInput):
+        log.warning("bad input: %s", error)
+        return ApiError(400, str(error))
+    if isinstance(error, CompleterError):
+        log.error("completion failed: %s", error)
+        return ApiError(500, str(error), type="server_error")
+    log.error("internal error", exc_info=error)
+    return ApiError(500, "internal server error; the server log has the details", type="server_error")
+
+
+async def handle_error(request: Request, error: Exception) -> JSONResponse:
+    return to_api_error(error).response()
+
+
+def parse_request(raw: bytes) -> CompletionRequest:
+    """Parses whatever the Content-Type says, so `curl -d '{...}'` works; the first problem names its field."""
+    try:
+        return CompletionRequest.model_validate_json(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        param = ".".join(str(part) for part in first["loc"]) or None
+        if first["type"] == "json_invalid":
+            message = f"request body is not valid JSON: {first['msg'].removeprefix('Invalid JSON: ')}"
+        elif first["type"] == "model_type":
+            message = "request body must be a JSON object with at least 'prompt'"
+        else:
+            message = f"{param}: {first['msg']}"
+        raise ApiError(400, message, param=param) from None
+
+
+class ModelSlot:
+    """The one engine this server runs: loaded on first use, every call into it serialised by one lock."""
+
+    def __init__(self, loader: Callable[[], Engine]) -> None:
+        self.loader = loader
+        self.engine: Engine | None = None
+        self.load_error: str | None = None
+        self.lock = threading.Lock()
+
+    def run(self, work: Callable[[Engine], T]) -> T:
+        """Blocking: call from a worker thread, never on the event loop."""
+        with self.lock:
+            if self.engine is None:
+                self.engine = self.load()
+            return work(self.engine)
+
+    def load(self) -> Engine:
+        """A failed load is not remembered: fixing the checkpoint needs no server restart."""
+        try:
+            engine = self.loader()
+        except Exception as error:
+            self.load_error = str(error)
+            if not isinstance(error, ModelLoadError):
+                log.error("loading the model crashed", exc_info=error)
+                raise ModelLoadError(str(error)) from error
+            raise
+        self.load_error = None
+        return engine
+
+
+@dataclass
+class Filled:
+    """One finished request: the infill and what it cost."""
+
+    model: str
+    text: str
+    finish_reason: str
+    usage: dict[str, int]
+    stats: dict[str, Any]
+
+
+def fill(
+    engine: Engine,
+    request: CompletionRequest,
+    should_stop: Callable[[], bool] | None = None,
+    on_draft: Callable[[str], None] | None = None,
+) -> Filled:
+    """Runs one request on the engine (worker thread, slot lock held)."""
+    if request.model is not None and request.model != engine.name:
+        raise ApiError(
+            404,
+            f"model {request.model!r} is not served here; this server serves {engine.name!r} (or omit 'model')",
+            param="model",
+            code="model_not_found",
+        )
+    suffix = request.suffix or ""
+    completion = engine.complete(
+        request.prompt,
+        suffix,
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        seed=request.seed,
+        should_stop=should_stop,
+        on_draft=on_draft,
+    )
+    # The model's own counts: the context it actually read (the engine keeps the code nearest the
+    # cursor when the file is too long) and the span before its end token.
+    prompt_tokens = completion.stats["context_tokens"]
+    completion_tokens = completion.stats["span_tokens"]
+    return Filled(
+        model=engine.name,
+        text=completion.text,
+        finish_reason="length" if completion_tokens >= request.max_tokens else "stop",
+        usage={
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        stats=completion.stats,
+    )
+
+
+@dataclass
+class Reply:
+    """The id, timestamp and model that every object answering one request shares."""
+
+    model: str
+    id: str
+    created: int
+
+    @classmethod
+    def new(cls, model: str) -> Reply:
+        return cls(model=model, id=f"cmpl-{uuid.uuid4().hex}", created=int(time.time()))
+
+    def text_completion(self, text: str, finish_reason: str | None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "object": "text_completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"text": text, "index": 0, "finish_reason": finish_reason, "logprobs": None}],
+        }
+
+    def final(self, filled: Filled) -> dict[str, Any]:
+        return {
+            **self.text_completion(filled.text, filled.finish_reason),
+            "usage": filled.usage,
+            "completer": filled.stats,
+        }
+
+
+def sse(data: dict[str, Any]) -> str:
+    return f"data: {json.dumps(data)}\n\n"
+
+
+async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingResponse:
+    """Bridges the engine's on_draft callback (worker thread) to server-sent events (event loop).
+
+    The first event is awaited before the response starts, so a bad request, an unknown model or a
+    missing checkpoint still gets its proper status code instead of an error inside a 200 stream.
+    """
+    loop = asyncio.get_running_loop()
+    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    client_gone = threading.Event()
+
+    def push(kind: str, value: Any) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, (kind, value))
+
+    def produce() -> None:
+        try:
+            filled = slot.run(
+                lambda engine: fill(
+                    engine, request, should_stop=client_gone.is_set, on_draft=lambda text: push("draft", text)
+                )
+            )
+            push("done", filled)
+        except Exception as error:
+            push("error", error)
+
+    loop.run_in_executor(None, produce)
+    kind, value = await events.get()
+    if kind == "error":
+        raise value
+    assert slot.engine is not None  # the first event came from it
+    reply = Reply.new(slot.engine.name)
+
+    async def body() -> AsyncIterator[str]:
+        nonlocal kind, value
+        try:
+            while kind == "draft":
+                yield sse({**reply.text_completion(value, None), "draft": True})
+                kind, value = await events.get()
+            if kind == "done":
+                yield sse({**reply.final(value), "draft": False})
+            else:
+                yield sse(to_api_error(value).body())
+            yield "data: [DONE]\n\n"
+        finally:
+            client_gone.set()  # stops the engine between passes when the client hangs up mid-stream
+
+    return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+class Gatekeeper:
+    """ASGI middleware: checks the bearer token and caps the body size before any route reads the body."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, max_body_bytes: int) -> None:
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode() if api_key else None
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(scope["path"], Headers(scope=scope))
+        if refusal is not None:
+            await to_api_error(refusal).response()(scope, receive, send)
+            return
+        await self.app(scope, self.capped(receive), send)
+
+    def refusal(self, path: str, headers: Headers) -> ApiError | None:
+        if self.expected is not None and path not in OPEN_PATHS:
+            given = headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, self.expected):
+                return ApiError(
+                    401,
+                    "missing or wrong API key: send 'Authorization: Bearer <key>'",
+                    code="invalid_api_key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return self.too_large()
+        return None
+
+    def too_large(self) -> ApiError:
+        return ApiError(413, f"request body is larger than {self.max_body_bytes} bytes", code="body_too_large")
+
+    def capped(self, receive: Receive) -> Callable[[], Awaitable[Message]]:
+        """Counts the bytes actually received too: a chunked body declares no length."""
+        received = 0
+
+        async def receive_capped() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_body_bytes:
+                raise self.too_large()
+            return message
+
+        return receive_capped
+
+
+def create_app(
+    engine_loader: Callable[[], Engine], api_key: str | None = None, max_body_bytes: int = 1_000_000
+) -> FastAPI:
+    """The API around one lazily loaded engine; with `api_key`, every path but /health needs it."""
+    slot = ModelSlot(engine_loader)
+    app = FastAPI(title="completer", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(Gatekeeper, api_key=api_key, max_body_bytes=max_body_bytes)
+    for kind in (ApiError, CompleterError, HTTPException, Exception):
+        app.add_exception_handler(kind, handle_error)
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        """Never loads the model: it answers even while the model is missing or busy."""
+        engine = slot.engine
+        return {
+            "status": "model_unavailable" if slot.load_error else "ok",
+            "model": engine.name if engine else None,
+            "loaded": engine is not None,
+            "error": slot.load_error,
+        }
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        name = await asyncio.to_thread(slot.run, lambda engine: engine.name)
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": int(time.time()), "owned_by": "completer"}],
+        }
+
+    @app.post("/v1/completions", response_model=None)
+    @app.post("/v1/fim/completions", response_model=None)
+    async def completions(http_request: Request) -> dict[str, Any] | StreamingResponse:
+        """Fill the span between `prompt` and `suffix`; see the module docstring for what streaming sends."""
+        request = parse_request(await http_request.body())
+        if request.stream:
+            return await stream(slot, request)
+        filled = await asyncio.to_thread(slot.run, lambda engine: fill(engine, request))
+        return Reply.new(filled.model).final(filled)
+
+    return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve(host: str, port: int, model: str | None, api_key: str | None) -> None:
+    """Runs the API until interrupted; refuses to put an unauthenticated model on the network."""
+    api_key = api_key or os.environ.get("COMPLETER_API_KEY") or None
+    if api_key is None and not is_loopback(host):
+        raise BadInput(
+            f"refusing to serve on {host} without an API key: anyone who can reach it could use the model. "
+            "Pass --api-key KEY (or set COMPLETER_API_KEY), or bind 127.0.0.1."
+        )
+    app = create_app(lambda: Engine.load(model), api_key=api_key)
+    uvicorn.run(app, host=host, port=port)

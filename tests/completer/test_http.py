@@ -1,0 +1,352 @@
+"""The HTTP API, driven over real sockets: uvicorn on 127.0.0.1 with a tiny real checkpoint."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from completer.engine import Engine
+from completer.errors import BadInput, Cancelled
+from completer.http import MAX_TOKENS_LIMIT, create_app, is_loopback, serve
+from tests.helpers import make_tiny_checkpoint
+
+PROMPT = "def add(a, b):\n    return "
+SUFFIX = "\n\nprint(add(2, 3))\n"
+REQUEST = {"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 8}
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[httpx.Client]:
+    """A real uvicorn on a free loopback port in a thread, and a client for it; shut down on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join()
+
+
+def loader(folder: Path) -> Callable[[], Engine]:
+    return lambda: Engine.load(str(folder))
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="module")
+def engine(checkpoint: Path) -> Engine:
+    """The same checkpoint in the test process: what the server answers must be what the engine gives."""
+    return Engine.load(str(checkpoint))
+
+
+@pytest.fixture(scope="module")
+def client(checkpoint: Path) -> Iterator[httpx.Client]:
+    with running(create_app(loader(checkpoint))) as client:
+        yield client
+
+
+def assert_openai_error(response: httpx.Response, status: int, code: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["message"]
+    assert error["code"] == code
+    return error
+
+
+def sse_data(response: httpx.Response) -> list[str]:
+    """The `data:` payloads of a server-sent event stream, checking its framing on the way."""
+    payloads = []
+    for line in response.iter_lines():
+        if line:
+            assert line.startswith("data: "), line
+            payloads.append(line.removeprefix("data: "))
+    return payloads
+
+
+def test_completion_is_an_openai_text_completion_with_usage_and_stats(client: httpx.Client, engine: Engine):
+    response = client.post("/v1/completions", json=REQUEST)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = engine.complete(PROMPT, SUFFIX, max_tokens=8)
+    assert body["object"] == "text_completion"
+    assert body["id"].startswith("cmpl-")
+    assert isinstance(body["created"], int)
+    assert body["model"] == engine.name
+    assert body["choices"] == [{
+        "text": expected.text,
+        "index": 0,
+        "finish_reason": "length" if expected.stats["span_tokens"] >= 8 else "stop",
+        "logprobs": None,
+    }]
+    prompt_tokens = engine.count_tokens(PROMPT) + engine.count_tokens(SUFFIX)
+    assert body["usage"] == {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": expected.stats["span_tokens"],
+        "total_tokens": prompt_tokens + expected.stats["span_tokens"],
+    }
+    assert {"forward_passes", "committed_tokens", "tokens_per_forward", "wall_ms"} <= set(body["completer"])
+
+
+def test_mercury_fim_path_serves_the_same_completion(client: httpx.Client):
+    openai = client.post("/v1/completions", json=REQUEST).json()
+    mercury = client.post("/v1/fim/completions", json=REQUEST).json()
+
+    assert mercury["object"] == "text_completion"
+    assert mercury["choices"] == openai["choices"]
+
+
+def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: httpx.Client, engine: Engine):
+    with client.stream("POST", "/v1/completions", json={**REQUEST, "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        payloads = sse_data(response)
+
+    assert payloads[-1] == "[DONE]"
+    *drafts, final = [json.loads(payload) for payload in payloads[:-1]]
+    assert drafts
+    seen: list[str] = []
+    expected = engine.complete(PROMPT, SUFFIX, max_tokens=8, on_draft=seen.append)
+    assert [draft["choices"][0]["text"] for draft in drafts] == seen
+    assert all(draft["draft"] is True and draft["choices"][0]["finish_reason"] is None for draft in drafts)
+    assert final["draft"] is False
+    assert final["choices"][0]["text"] == expected.text
+    assert final["choices"][0]["finish_reason"] in ("stop", "length")
+    assert final["usage"]["completion_tokens"] == expected.stats["span_tokens"]
+    assert final["completer"]["forward_passes"] == len(seen)
+    assert len({chunk["id"] for chunk in [*drafts, final]}) == 1
+
+
+class WatchedEngine(Engine):
+    """The real engine, noting when a completion was cancelled (the server gives no other sign)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__(engine.model, engine.tokenizer, engine.name)
+        self.cancelled = threading.Event()
+
+    def complete(self, *args, **kwargs):
+        try:
+            return super().complete(*args, **kwargs)
+        except Cancelled:
+            self.cancelled.set()
+            raise
+
+
+def test_client_hanging_up_mid_stream_cancels_the_completion(engine: Engine):
+    watched = WatchedEngine(engine)
+    with running(create_app(lambda: watched)) as client:
+        with client.stream("POST", "/v1/completions", json={**REQUEST, "max_tokens": 256, "stream": True}) as response:
+            next(line for line in response.iter_lines() if line)  # one draft, then hang up
+
+        assert watched.cancelled.wait(timeout=120)
+        assert client.post("/v1/completions", json=REQUEST).status_code == 200
+
+
+def test_models_lists_the_served_model(client: httpx.Client, engine: Engine):
+    body = client.get("/v1/models").json()
+
+    assert body["object"] == "list"
+    assert [(model["id"], model["object"]) for model in body["data"]] == [(engine.name, "model")]
+
+
+def test_health_answers_before_the_model_loads_and_names_it_after(checkpoint: Path, engine: Engine):
+    with running(create_app(loader(checkpoint))) as client:
+        before = client.get("/health").json()
+        client.post("/v1/completions", json=REQUEST)
+        after = client.get("/health").json()
+
+    assert before == {"status": "ok", "model": None, "loaded": False, "error": None}
+    assert after == {"status": "ok", "model": engine.name, "loaded": True, "error": None}
+
+
+def test_model_named_as_served_is_accepted_and_another_is_404(client: httpx.Client, engine: Engine):
+    assert client.post("/v1/completions", json={**REQUEST, "model": engine.name}).status_code == 200
+
+    response = client.post("/v1/completions", json={**REQUEST, "model": "gpt-4"})
+    error = assert_openai_error(response, 404, code="model_not_found")
+    assert error["param"] == "model"
+    assert engine.name in error["message"]
+
+
+def test_stream_for_an_unknown_model_is_a_plain_404_not_an_event_stream(client: httpx.Client):
+    response = client.post("/v1/completions", json={**REQUEST, "model": "gpt-4", "stream": True})
+
+    assert_openai_error(response, 404, code="model_not_found")
+    assert response.headers["content-type"] == "application/json"
+
+
+@pytest.mark.parametrize(("content", "param"), [
+    (b"{not json", None),
+    (b"", None),
+    (b'["def f():"]', None),
+    (b'{"suffix": "x"}', "prompt"),
+    (b'{"prompt": 5}', "prompt"),
+    (b'{"prompt": ["a", "b"]}', "prompt"),
+    (b'{"prompt": "a", "suffix": 3}', "suffix"),
+    (b'{"prompt": "a", "max_tokens": 0}', "max_tokens"),
+    (b'{"prompt": "a", "max_tokens": -4}', "max_tokens"),
+    (f'{{"prompt": "a", "max_tokens": {MAX_TOKENS_LIMIT + 1}}}'.encode(), "max_tokens"),
+    (b'{"prompt": "a", "max_tokens": "8"}', "max_tokens"),
+    (b'{"prompt": "a", "temperature": -1}', "temperature"),
+    (b'{"prompt": "a", "stream": "yes"}', "stream"),
+])
+def test_bad_input_is_400_in_openai_error_shape_naming_the_field(client: httpx.Client, content: bytes,
+                                                                 param: str | None):
+    response = client.post("/v1/completions", content=content, headers={"Content-Type": "application/json"})
+
+    error = assert_openai_error(response, 400)
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == param
+
+
+def test_server_keeps_serving_after_bad_input(client: httpx.Client):
+    assert client.post("/v1/completions", content=b"{").status_code == 400
+    assert client.post("/v1/completions", json=REQUEST).status_code == 200
+
+
+def test_json_body_is_read_whatever_content_type_curl_sends(client: httpx.Client):
+    response = client.post("/v1/completions", content=json.dumps(REQUEST).encode(),
+                           headers={"Content-Type": "application/x-www-form-urlencoded"})
+
+    assert response.status_code == 200, response.text
+
+
+def test_concurrent_requests_all_complete_on_the_one_model(client: httpx.Client):
+    results: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: results.append(client.post("/v1/completions", json=REQUEST)))
+               for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert [response.status_code for response in results] == [200, 200, 200]
+    assert len({response.json()["choices"][0]["text"] for response in results}) == 1
+
+
+def test_unknown_path_answers_in_openai_error_shape(client: httpx.Client):
+    assert_openai_error(client.get("/v1/nothing"), 404)
+
+
+@pytest.fixture(scope="module")
+def keyed(checkpoint: Path) -> Iterator[httpx.Client]:
+    with running(create_app(loader(checkpoint), api_key="s3cret")) as client:
+        yield client
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}])
+def test_missing_or_wrong_api_key_is_401(keyed: httpx.Client, headers: dict[str, str]):
+    response = keyed.post("/v1/completions", json=REQUEST, headers=headers)
+
+    assert_openai_error(response, 401, code="invalid_api_key")
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_right_api_key_is_served(keyed: httpx.Client):
+    headers = {"Authorization": "Bearer s3cret"}
+
+    assert keyed.post("/v1/completions", json=REQUEST, headers=headers).status_code == 200
+    assert keyed.get("/v1/models", headers=headers).status_code == 200
+
+
+def test_api_key_is_checked_before_the_body_is_parsed(keyed: httpx.Client):
+    assert_openai_error(keyed.post("/v1/completions", content=b"{"), 401, code="invalid_api_key")
+
+
+def test_health_needs_no_api_key_but_models_does(keyed: httpx.Client):
+    assert keyed.get("/health").status_code == 200
+    assert_openai_error(keyed.get("/v1/models"), 401, code="invalid_api_key")
+
+
+@pytest.fixture(scope="module")
+def capped(checkpoint: Path) -> Iterator[httpx.Client]:
+    with running(create_app(loader(checkpoint), max_body_bytes=1000)) as client:
+        yield client
+
+
+def test_body_over_the_limit_is_413(capped: httpx.Client):
+    response = capped.post("/v1/completions", json={**REQUEST, "prompt": "x" * 2000})
+
+    assert_openai_error(response, 413, code="body_too_large")
+
+
+def test_chunked_body_over_the_limit_is_413_though_it_declares_no_length(capped: httpx.Client):
+    body = json.dumps({**REQUEST, "prompt": "x" * 2000}).encode()
+    chunks = (body[i:i + 256] for i in range(0, len(body), 256))
+
+    response = capped.post("/v1/completions", content=chunks, headers={"Content-Type": "application/json"})
+
+    assert "content-length" not in response.request.headers
+    assert_openai_error(response, 413, code="body_too_large")
+
+
+def test_body_under_the_limit_is_served(capped: httpx.Client):
+    assert capped.post("/v1/completions", json=REQUEST).status_code == 200
+
+
+@pytest.mark.parametrize("make_folder", [
+    lambda tmp: tmp / "no-such-model",
+    lambda tmp: (tmp / "empty").mkdir() or tmp / "empty",
+], ids=["missing", "empty"])
+def test_missing_model_is_503_while_health_keeps_answering(tmp_path: Path, make_folder):
+    with running(create_app(loader(make_folder(tmp_path)))) as client:
+        first = client.post("/v1/completions", json=REQUEST)
+        streamed = client.post("/v1/completions", json={**REQUEST, "stream": True})
+        models = client.get("/v1/models")
+        health = client.get("/health")
+
+    error = assert_openai_error(first, 503, code="model_unavailable")
+    assert error["type"] == "server_error"
+    assert_openai_error(streamed, 503, code="model_unavailable")
+    assert_openai_error(models, 503, code="model_unavailable")
+    assert health.status_code == 200
+    assert health.json()["status"] == "model_unavailable"
+    assert health.json()["loaded"] is False
+    assert health.json()["error"]
+
+
+def test_model_that_appears_later_is_loaded_without_a_restart(tmp_path: Path):
+    folder = tmp_path / "later"
+    with running(create_app(loader(folder))) as client:
+        before = client.post("/v1/completions", json=REQUEST)
+        make_tiny_checkpoint(folder)
+        after = client.post("/v1/completions", json=REQUEST)
+
+    assert before.status_code == 503
+    assert after.status_code == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "::", "build-box.lan"])
+def test_serve_refuses_a_non_loopback_host_without_an_api_key(monkeypatch: pytest.MonkeyPatch, host: str):
+    monkeypatch.delenv("COMPLETER_API_KEY", raising=False)
+
+    with pytest.raises(BadInput, match="without an API key"):
+        serve(host, 0, model=None, api_key=None)
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True), ("127.0.0.2", True),
+    ("0.0.0.0", False), ("::", False), ("10.0.0.1", False), ("", False), ("example.com", False),
+])
+def test_is_loopback_tells_which_hosts_only_this_machine_reaches(host: str, loopback: bool):
+    assert is_loopback(host) is loopback
