@@ -1,0 +1,159 @@
+"""The arena database: tasks, cached completions and battles in one SQLite file.
+
+Every write commits at once, so a vote survives a crash or a server restart, and
+`arena run` can be stopped and resumed without recomputing completions.
+"""
+
+import dataclasses
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from completer.errors import BadInput
+from evals.arena.systems import Generation, System
+from evals.arena.tasks import ArenaTask
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS systems (name TEXT PRIMARY KEY, config TEXT);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY, file TEXT, language TEXT, kind TEXT, prefix TEXT, suffix TEXT, truth TEXT
+);
+CREATE TABLE IF NOT EXISTS completions (
+    system TEXT, task_id TEXT REFERENCES tasks(id), text TEXT, latency_ms REAL, forward_passes INTEGER,
+    PRIMARY KEY (system, task_id)
+);
+CREATE TABLE IF NOT EXISTS battles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task_id TEXT REFERENCES tasks(id), top TEXT, bottom TEXT,
+    winner TEXT CHECK (winner IN ('top', 'bottom', 'tie', 'skip')),  -- NULL: waiting for a human
+    judge TEXT, created REAL, judged REAL
+);
+"""
+
+
+@dataclass(frozen=True)
+class Battle:
+    id: int
+    task_id: str
+    top: str
+    bottom: str
+    winner: str | None
+    judge: str | None
+
+
+class ArenaStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            with self.connect() as db:
+                db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise BadInput(f"{self.path} is not an arena database: {error}") from None
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """One short-lived connection per operation: safe from any server thread, committed on exit."""
+        db = sqlite3.connect(self.path, timeout=30)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def register_system(self, system: System) -> None:
+        """Remember a system's settings; cached completions are only valid for the same settings."""
+        config = json.dumps(dataclasses.asdict(system), sort_keys=True)
+        with self.connect() as db:
+            row = db.execute("SELECT config FROM systems WHERE name = ?", (system.name,)).fetchone()
+            if row is not None and row["config"] != config:
+                raise BadInput(
+                    f"system {system.name!r} has different settings than when {self.path} cached its completions "
+                    f"({row['config']}); give the changed system a new name or use a new --db"
+                )
+            db.execute("INSERT OR IGNORE INTO systems VALUES (?, ?)", (system.name, config))
+
+    def add_tasks(self, tasks: list[ArenaTask]) -> None:
+        with self.connect() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO tasks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(t.id, t.file, t.language, t.kind, t.prefix, t.suffix, t.truth) for t in tasks],
+            )
+
+    def task(self, task_id: str) -> ArenaTask:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM tasks WHERE id = ?", (task_id,)).fetchone()
+        if row is None:
+            raise KeyError(task_id)
+        return ArenaTask(**dict(row))
+
+    def completion(self, system: str, task_id: str) -> Generation | None:
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT text, latency_ms, forward_passes FROM completions WHERE system = ? AND task_id = ?",
+                (system, task_id),
+            ).fetchone()
+        return None if row is None else Generation(row["text"], row["latency_ms"], row["forward_passes"])
+
+    def add_completion(self, system: str, task_id: str, generation: Generation) -> None:
+        with self.connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?)",
+                (system, task_id, generation.text, generation.latency_ms, generation.forward_passes),
+            )
+
+    def latencies(self) -> dict[str, list[float]]:
+        """Every measured completion latency, per system."""
+        with self.connect() as db:
+            rows = db.execute("SELECT system, latency_ms FROM completions ORDER BY system").fetchall()
+        by_system: dict[str, list[float]] = {}
+        for row in rows:
+            by_system.setdefault(row["system"], []).append(row["latency_ms"])
+        return by_system
+
+    def add_battle(self, task_id: str, top: str, bottom: str, winner: str | None, judge: str | None) -> int:
+        now = time.time()
+        with self.connect() as db:
+            cursor = db.execute(
+                "INSERT INTO battles (task_id, top, bottom, winner, judge, created, judged) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (task_id, top, bottom, winner, judge, now, None if winner is None else now),
+            )
+        return int(cursor.lastrowid)
+
+    def battles(self) -> list[Battle]:
+        with self.connect() as db:
+            rows = db.execute("SELECT id, task_id, top, bottom, winner, judge FROM battles ORDER BY id").fetchall()
+        return [Battle(**dict(row)) for row in rows]
+
+    def battle(self, battle_id: int) -> Battle | None:
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT id, task_id, top, bottom, winner, judge FROM battles WHERE id = ?", (battle_id,)
+            ).fetchone()
+        return None if row is None else Battle(**dict(row))
+
+    def next_pending(self) -> Battle | None:
+        """The oldest battle still waiting for a human vote."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT id, task_id, top, bottom, winner, judge FROM battles WHERE winner IS NULL ORDER BY id LIMIT 1"
+            ).fetchone()
+        return None if row is None else Battle(**dict(row))
+
+    def pending_count(self) -> int:
+        with self.connect() as db:
+            return db.execute("SELECT COUNT(*) FROM battles WHERE winner IS NULL").fetchone()[0]
+
+    def record_vote(self, battle_id: int, winner: str) -> bool:
+        """Store a human verdict; False when the battle does not exist or was already decided."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE battles SET winner = ?, judge = 'human', judged = ? WHERE id = ? AND winner IS NULL",
+                (winner, time.time(), battle_id),
+            )
+        return cursor.rowcount == 1
