@@ -42,6 +42,8 @@ class Engine:
                  block_size: int = 32, use_cache: bool = True, refresh_every: int = 0,
                  should_stop: Callable[[], bool] | None = None,
                  on_draft: Callable[[str], None] | None = None) -> Completion:
+        if threshold is None and steps is None:
+            steps = block_size  # the classic fixed schedule: one token per pass
         settings = DenoiseSettings(max_tokens=max_tokens, block_size=block_size, threshold=threshold, steps=steps,
                                    use_cache=use_cache, refresh_every=refresh_every, temperature=temperature,
                                    seed=seed, span=span)

@@ -11,5 +11,6 @@ if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null; then
     echo "note: neovim/chromium missing and not root: their tests will be skipped" >&2
   fi
 fi
+export COMPLETER_PYTHON="$PWD/.venv/bin/python" COMPLETER_TEST_MODEL="$PWD/completer/bundled"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run package)
-COMPLETER_PYTHON="$PWD/.venv/bin/python" .venv/bin/python -m pytest -q -p no:cacheprovider
+.venv/bin/python -m pytest -q -p no:cacheprovider

@@ -184,7 +184,7 @@ def test_greedy_is_deterministic_and_reports_stats(engine):
     (dict(max_tokens=0), "at least 1 token"),
     (dict(threshold=1.5), "threshold"),
     (dict(span="paragraph"), "span kind"),
-    (dict(threshold=None, steps=None), "steps"),
+    (dict(threshold=None, steps=0), "steps"),
 ])
 def test_bad_settings_are_rejected(engine, settings, message):
     with pytest.raises(BadInput, match=message):

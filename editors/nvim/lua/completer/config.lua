@@ -1,0 +1,68 @@
+-- Options for completer.nvim: defaults, merging the user's table, and what the server is told.
+local M = {}
+
+M.defaults = {
+  -- The language server command. With a venv: { "/path/to/.venv/bin/python", "-m", "lsp", "--stdio" }.
+  cmd = { "completer", "serve", "--stdio" },
+  -- Checkpoint folder or model id; nil lets the server use its bundled model.
+  model = nil,
+  max_tokens = 64,
+  -- Confidence threshold for parallel decoding; false selects the fixed schedule.
+  threshold = 0.9,
+  -- Quiet time after a keystroke before asking for a suggestion.
+  debounce_ms = 75,
+  -- Filetypes that get suggestions; { "*" } means all.
+  filetypes = {
+    "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
+    "go", "rust", "java", "c", "cpp", "cs", "ruby", "php", "lua", "sh",
+  },
+  -- Insert-mode keys; set one to false to leave that key alone.
+  keymaps = {
+    accept = "<Tab>",
+    accept_word = "<M-Right>",
+    accept_line = "<M-C-Right>",
+    dismiss = "<C-]>",
+    trigger = "<M-\\>",
+  },
+  -- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false forces the plugin's.
+  native = true,
+  enabled = true,
+}
+
+M.options = vim.deepcopy(M.defaults)
+
+--- Lists (cmd, filetypes) replace the defaults whole; keymaps merge key by key.
+function M.apply(user)
+  user = user or {}
+  vim.validate({
+    cmd = { user.cmd, "table", true },
+    model = { user.model, "string", true },
+    max_tokens = { user.max_tokens, "number", true },
+    threshold = { user.threshold, function(v) return v == nil or v == false or type(v) == "number" end, "a number or false" },
+    debounce_ms = { user.debounce_ms, "number", true },
+    filetypes = { user.filetypes, "table", true },
+    keymaps = { user.keymaps, "table", true },
+  })
+  local options = vim.tbl_extend("force", vim.deepcopy(M.defaults), user)
+  options.keymaps = vim.tbl_extend("force", M.defaults.keymaps, user.keymaps or {})
+  M.options = options
+  return options
+end
+
+function M.filetype_enabled(filetype)
+  local filetypes = M.options.filetypes
+  return vim.tbl_contains(filetypes, "*") or vim.tbl_contains(filetypes, filetype)
+end
+
+--- The `completer` settings section the server reads (same keys as the VS Code extension sends).
+function M.server_settings()
+  local options = M.options
+  return {
+    model = options.model or vim.NIL,
+    maxTokens = options.max_tokens,
+    threshold = options.threshold or vim.NIL,
+    languages = options.filetypes,
+  }
+end
+
+return M

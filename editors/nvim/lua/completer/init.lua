@@ -1,0 +1,164 @@
+-- completer.nvim: inline code completions from the completer language server.
+local config = require("completer.config")
+local server = require("completer.server")
+local suggest = require("completer.suggest")
+
+local M = {}
+
+--- Neovim 0.12+ draws and accepts inline completions itself.
+local function use_native()
+  return config.options.native and vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
+end
+
+local function attach(bufnr)
+  if not config.options.enabled or not config.filetype_enabled(vim.bo[bufnr].filetype) then
+    return
+  end
+  if vim.bo[bufnr].buftype ~= "" then
+    return
+  end
+  if server.attach(bufnr) and use_native() then
+    vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
+  end
+end
+
+local function attached(bufnr)
+  local client = server.client()
+  return client ~= nil and vim.lsp.buf_is_attached(bufnr, client.id)
+end
+
+--- An insert-mode expr mapping: run `action` when a suggestion is visible, else type the key as usual.
+local function map_when_visible(key, action, desc)
+  vim.keymap.set("i", key, function()
+    if suggest.visible() then
+      return ("<Cmd>lua require('completer.suggest').%s()<CR>"):format(action)
+    end
+    return key
+  end, { expr = true, silent = true, desc = desc })
+end
+
+local function set_keymaps()
+  local keys = config.options.keymaps
+  if use_native() then
+    if keys.accept then
+      vim.keymap.set("i", keys.accept, function()
+        if not vim.lsp.inline_completion.get() then
+          return keys.accept
+        end
+      end, { expr = true, silent = true, desc = "completer: accept suggestion" })
+    end
+    return
+  end
+  if keys.accept then
+    map_when_visible(keys.accept, "accept", "completer: accept suggestion")
+  end
+  if keys.accept_word then
+    map_when_visible(keys.accept_word, "accept_word", "completer: accept next word")
+  end
+  if keys.accept_line then
+    map_when_visible(keys.accept_line, "accept_line", "completer: accept next line")
+  end
+  if keys.dismiss then
+    map_when_visible(keys.dismiss, "dismiss", "completer: dismiss suggestion")
+  end
+  if keys.trigger then
+    vim.keymap.set("i", keys.trigger, "<Cmd>lua require('completer.suggest').trigger()<CR>",
+      { silent = true, desc = "completer: suggest here" })
+  end
+end
+
+local function set_autocmds()
+  local group = vim.api.nvim_create_augroup("completer", { clear = true })
+  vim.api.nvim_create_autocmd("FileType", {
+    group = group,
+    callback = function(args)
+      attach(args.buf)
+    end,
+  })
+  if use_native() then
+    return
+  end
+  local function in_attached(handler)
+    return function(args)
+      if attached(args.buf) then
+        handler(args.buf)
+      end
+    end
+  end
+  vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(suggest.on_text_changed) })
+  vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
+  vim.api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, {
+    group = group,
+    callback = function()
+      suggest.dismiss()
+    end,
+  })
+end
+
+function M.toggle()
+  config.options.enabled = not config.options.enabled
+  if config.options.enabled then
+    server.unblock()
+    attach(vim.api.nvim_get_current_buf())
+  else
+    suggest.dismiss()
+  end
+  if use_native() then
+    vim.lsp.inline_completion.enable(config.options.enabled)
+  end
+  vim.notify("completer: " .. (config.options.enabled and "on" or "off"))
+end
+
+--- The facts :CompleterStatus prints and :checkhealth reports.
+function M.status()
+  local client = server.client()
+  return {
+    enabled = config.options.enabled,
+    cmd = table.concat(config.options.cmd, " "),
+    model = config.options.model or "(the server's bundled model)",
+    running = client ~= nil and client.initialized == true,
+    native = use_native(),
+    last_latency_ms = suggest.last_latency_ms,
+    last_error = server.last_error,
+  }
+end
+
+local function print_status()
+  local status = M.status()
+  local lines = {
+    "completer: " .. (status.enabled and "on" or "off"),
+    "server: " .. status.cmd .. (status.running and " (running)" or " (not running)"),
+    "model: " .. status.model,
+    "rendering: " .. (status.native and "vim.lsp.inline_completion" or "completer.nvim ghost text"),
+    "last latency: " .. (status.last_latency_ms and ("%d ms"):format(math.floor(status.last_latency_ms)) or "-"),
+    "last error: " .. (status.last_error or "none"),
+  }
+  print(table.concat(lines, "\n"))
+end
+
+function M.setup(user)
+  local was_running = server.client() ~= nil
+  config.apply(user)
+  server.unblock()
+  set_keymaps()
+  set_autocmds()
+  vim.api.nvim_create_user_command("CompleterToggle", M.toggle, { desc = "Turn completer suggestions on or off" })
+  vim.api.nvim_create_user_command("CompleterStatus", print_status, { desc = "Show completer's server and state" })
+  if was_running then
+    server.send_settings()
+  end
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) then
+      attach(bufnr)
+    end
+  end
+end
+
+M.accept = suggest.accept
+M.accept_word = suggest.accept_word
+M.accept_line = suggest.accept_line
+M.dismiss = suggest.dismiss
+M.trigger = suggest.trigger
+M.visible = suggest.visible
+
+return M

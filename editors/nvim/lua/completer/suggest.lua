@@ -1,0 +1,188 @@
+-- The plugin's own inline completion (Neovim before 0.12): ask while typing, show, accept.
+local config = require("completer.config")
+local ghost = require("completer.ghost")
+local server = require("completer.server")
+
+local M = {
+  -- The suggestion on screen: { bufnr, row, col, text (still to insert), replace_end, changedtick }.
+  current = nil,
+  last_latency_ms = nil,
+}
+
+local INVOKED, AUTOMATIC = 1, 2
+local REQUEST_CANCELLED = -32800
+
+local timer = vim.loop.new_timer()
+local pending = nil
+
+local function cursor()
+  local position = vim.api.nvim_win_get_cursor(0)
+  return position[1] - 1, position[2]
+end
+
+local function cancel_pending()
+  if pending then
+    server.call(pending.client, "cancel_request", pending.id)
+    pending = nil
+  end
+end
+
+function M.dismiss()
+  timer:stop()
+  cancel_pending()
+  if M.current then
+    ghost.clear(M.current.bufnr)
+    M.current = nil
+  end
+end
+
+function M.visible()
+  return M.current ~= nil and M.current.bufnr == vim.api.nvim_get_current_buf()
+end
+
+local function show(bufnr, row, col, text, replace_end)
+  M.current = {
+    bufnr = bufnr, row = row, col = col, text = text, replace_end = replace_end,
+    changedtick = vim.api.nvim_buf_get_changedtick(bufnr),
+  }
+  ghost.show(bufnr, row, col, text)
+end
+
+--- The part of an InlineCompletionItem still to type at the cursor, and where its range ends
+--- on the cursor line; nil when the item does not continue what is already typed.
+local function fit(item, bufnr, row, col, encoding)
+  local text = item.insertText
+  if type(text) ~= "string" then
+    return nil
+  end
+  local start_col, end_col = col, col
+  if item.range then
+    local first, last = item.range.start, item.range["end"]
+    if first.line ~= row or last.line ~= row then
+      return nil
+    end
+    start_col = vim.lsp.util._get_line_byte_from_position(bufnr, first, encoding)
+    end_col = vim.lsp.util._get_line_byte_from_position(bufnr, last, encoding)
+    if start_col > col or end_col < col then
+      return nil
+    end
+  end
+  local typed = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]:sub(start_col + 1, col)
+  if text:sub(1, #typed) ~= typed or #text == #typed then
+    return nil
+  end
+  return text:sub(#typed + 1), end_col
+end
+
+local function request(trigger_kind)
+  cancel_pending()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = server.client()
+  if not client or not client.initialized or not vim.lsp.buf_is_attached(bufnr, client.id) then
+    return -- before initialization the server has not seen the document yet
+  end
+  local row, col = cursor()
+  local changedtick = vim.api.nvim_buf_get_changedtick(bufnr)
+  local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
+  params.context = { triggerKind = trigger_kind }
+  local started = vim.loop.hrtime()
+  local id
+  local function on_result(err, result)
+    if pending and pending.id == id then
+      pending = nil
+    end
+    if err then
+      if err.code ~= REQUEST_CANCELLED then
+        server.report_error("completer: " .. tostring(err.message))
+      end
+      return
+    end
+    M.last_latency_ms = (vim.loop.hrtime() - started) / 1e6
+    local now_row, now_col = cursor()
+    local still_here = vim.api.nvim_get_current_buf() == bufnr and now_row == row and now_col == col
+      and vim.api.nvim_buf_get_changedtick(bufnr) == changedtick
+      and vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
+    if not still_here or result == nil or result == vim.NIL then
+      return
+    end
+    for _, item in ipairs(result.items or result) do
+      local text, replace_end = fit(item, bufnr, row, col, client.offset_encoding)
+      if text then
+        show(bufnr, row, col, text, replace_end)
+        return
+      end
+    end
+  end
+  local ok
+  ok, id = server.call(client, "request", "textDocument/inlineCompletion", params, on_result, bufnr)
+  if ok then
+    pending = { client = client, id = id }
+  end
+end
+
+--- Ask now, whatever the debounce (the trigger key).
+function M.trigger()
+  timer:stop()
+  request(INVOKED)
+end
+
+function M.on_text_changed(bufnr)
+  local current = M.current
+  if current and current.bufnr == bufnr and current.changedtick == vim.api.nvim_buf_get_changedtick(bufnr) then
+    return -- the change was our own partial accept; the rest of the suggestion stays
+  end
+  M.dismiss()
+  if config.options.enabled then
+    timer:start(config.options.debounce_ms, 0, vim.schedule_wrap(function()
+      request(AUTOMATIC)
+    end))
+  end
+end
+
+function M.on_cursor_moved(bufnr)
+  local current = M.current
+  if current then
+    local row, col = cursor()
+    if current.bufnr ~= bufnr or current.row ~= row or current.col ~= col then
+      M.dismiss()
+    end
+  end
+end
+
+--- Inserts the start of the suggestion at the cursor; what is left stays on screen.
+local function insert(part)
+  local current = M.current
+  local bufnr, row, col = current.bufnr, current.row, current.col
+  local whole = #part == #current.text
+  local lines = vim.split(part, "\n", { plain = true })
+  ghost.clear(bufnr)
+  M.current = nil
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, whole and current.replace_end or col, lines)
+  local new_row = row + #lines - 1
+  local new_col = (#lines == 1 and col or 0) + #lines[#lines]
+  vim.api.nvim_win_set_cursor(0, { new_row + 1, new_col })
+  if not whole then
+    show(bufnr, new_row, new_col, current.text:sub(#part + 1), new_col + current.replace_end - col)
+  end
+end
+
+function M.accept()
+  if M.visible() then
+    insert(M.current.text)
+  end
+end
+
+function M.accept_word()
+  if M.visible() then
+    local text = M.current.text
+    insert(text:match("^%s*[%w_]+") or text:match("^%s*[^%w_%s]+") or text:match("^%s+"))
+  end
+end
+
+function M.accept_line()
+  if M.visible() then
+    insert(M.current.text:match("^[^\n]*\n?"))
+  end
+end
+
+return M

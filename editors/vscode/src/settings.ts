@@ -1,0 +1,74 @@
+/**
+ * The user's `completer.*` settings and what the server is told about them.
+ *
+ * Kept free of `vscode` imports so the translation can be unit-tested with
+ * node's test runner; extension.ts passes in `WorkspaceConfiguration.get`.
+ */
+
+export interface CompleterSettings {
+  enable: boolean;
+  /** Ask for a suggestion while typing; when false only the trigger command asks. */
+  automatic: boolean;
+  /** Checkpoint folder or hub id; "" lets the server use its bundled model. */
+  model: string;
+  maxTokens: number;
+  /** Confidence threshold for parallel decoding; null selects the fixed schedule. */
+  threshold: number | null;
+  /** VS Code language ids that get suggestions; "*" means every language. */
+  languages: string[];
+  serverPath: string;
+  serverArgs: string[];
+  /** When set, the server runs as `<pythonPath> -m lsp --stdio` instead of serverPath. */
+  pythonPath: string;
+}
+
+/** Mirrors the defaults in package.json's `contributes.configuration` (a test checks they agree). */
+export const DEFAULT_SETTINGS: CompleterSettings = {
+  enable: true,
+  automatic: true,
+  model: "",
+  maxTokens: 64,
+  threshold: 0.9,
+  languages: [
+    "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
+    "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php", "lua", "shellscript",
+  ],
+  serverPath: "completer",
+  serverArgs: ["serve", "--stdio"],
+  pythonPath: "",
+};
+
+/** The shape of `vscode.WorkspaceConfiguration.get` for the `completer` section. */
+export type SettingsReader = <T>(key: string, fallback: T) => T;
+
+export function readSettings(get: SettingsReader): CompleterSettings {
+  const settings = { ...DEFAULT_SETTINGS };
+  for (const key of Object.keys(DEFAULT_SETTINGS) as (keyof CompleterSettings)[]) {
+    (settings as Record<string, unknown>)[key] = get(key, DEFAULT_SETTINGS[key]);
+  }
+  return settings;
+}
+
+/** What the server reads from initializationOptions and from the `completer` configuration section. */
+export interface ServerSettings {
+  model: string | null;
+  maxTokens: number;
+  threshold: number | null;
+  languages: string[];
+}
+
+export function serverSettings(settings: CompleterSettings): ServerSettings {
+  return {
+    model: settings.model.trim() === "" ? null : settings.model.trim(),
+    maxTokens: settings.maxTokens,
+    threshold: settings.threshold,
+    languages: settings.languages,
+  };
+}
+
+export function languageEnabled(settings: CompleterSettings, languageId: string): boolean {
+  return settings.enable && (settings.languages.includes("*") || settings.languages.includes(languageId));
+}
+
+/** Settings whose change needs a new server process rather than a configuration notification. */
+export const PROCESS_SETTINGS: readonly (keyof CompleterSettings)[] = ["serverPath", "serverArgs", "pythonPath"];

@@ -1,0 +1,27 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { RestartPolicy } from "../src/restartPolicy";
+
+test("crashes in quick succession back off and then give up", () => {
+  const policy = new RestartPolicy([100, 200, 400], 60_000);
+  policy.started(0);
+  assert.deepEqual([policy.nextDelay(10), policy.nextDelay(20), policy.nextDelay(30), policy.nextDelay(40)], [100, 200, 400, null]);
+});
+
+test("a long healthy run forgives earlier crashes", () => {
+  const policy = new RestartPolicy([100, 200], 60_000);
+  policy.started(0);
+  policy.nextDelay(10);
+  policy.nextDelay(20);
+  policy.started(1_000);
+  assert.equal(policy.nextDelay(1_000 + 60_000), 100);
+});
+
+test("reset (a manual restart) starts the back-off over", () => {
+  const policy = new RestartPolicy([100], 60_000);
+  policy.started(0);
+  policy.nextDelay(1);
+  assert.equal(policy.nextDelay(2), null);
+  policy.reset();
+  assert.equal(policy.nextDelay(3), 100);
+});
