@@ -1,0 +1,85 @@
+"""Fused kernels of the denoising hot path, with one entry point per kernel.
+
+Each call runs the Triton kernel when its tensors are on CUDA and triton is installed, and the
+plain-torch reference otherwise, so CPU-only installs (and machines without triton) work
+unchanged. ``COMPLETER_KERNELS=torch`` forces the references everywhere; ``COMPLETER_KERNELS=triton``
+forces Triton (on CPU tensors that needs ``TRITON_INTERPRET=1``, set before triton is imported).
+Triton itself is imported on the first Triton call, never at ``import kernels``.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.util import find_spec
+
+from torch import Tensor
+
+from kernels.reference import attention_reference, confidence_reference, rms_norm_reference, swiglu_reference
+
+MODES = ("auto", "torch", "triton")
+HAVE_TRITON = find_spec("triton") is not None
+
+__all__ = ["attention", "confidence", "rms_norm", "swiglu", "use_triton"]
+
+
+def use_triton(x: Tensor) -> bool:
+    """Whether a kernel called on ``x`` takes the Triton path under the current COMPLETER_KERNELS."""
+    mode = os.environ.get("COMPLETER_KERNELS", "auto") or "auto"
+    if mode not in MODES:
+        raise ValueError(f"COMPLETER_KERNELS must be one of {', '.join(MODES)} (got '{mode}')")
+    if mode == "torch":
+        return False
+    if mode == "auto":
+        return x.is_cuda and HAVE_TRITON
+    if not HAVE_TRITON:
+        raise RuntimeError("COMPLETER_KERNELS=triton, but triton is not installed")
+    if not x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+        raise RuntimeError("COMPLETER_KERNELS=triton on CPU tensors needs TRITON_INTERPRET=1 (the Triton interpreter)")
+    return True
+
+
+def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None) -> Tensor:
+    """Unmasked grouped-query attention of q [B, Hq, T, D] over the first kv_len keys of k, v [B, Hkv, S, D]."""
+    if q.dim() != 4 or k.dim() != 4 or k.shape != v.shape:
+        raise ValueError(f"attention wants q [B, Hq, T, D] and k, v [B, Hkv, S, D] (got q {tuple(q.shape)}, "
+                         f"k {tuple(k.shape)}, v {tuple(v.shape)})")
+    (B, Hq, _, D), (Bk, Hkv, S, Dk) = q.shape, k.shape
+    if B != Bk or D != Dk or Hq % Hkv or not q.dtype == k.dtype == v.dtype:
+        raise ValueError(f"attention: batch, head dim and dtype must match and Hq must be a multiple of Hkv "
+                         f"(got q {tuple(q.shape)} {q.dtype}, k {tuple(k.shape)} {k.dtype}, v {v.dtype})")
+    if kv_len is not None and not 1 <= kv_len <= S:
+        raise ValueError(f"attention: kv_len must be in 1..{S} (got {kv_len})")
+    if use_triton(q):
+        from kernels.triton_attention import attention_triton
+        return attention_triton(q, k, v, kv_len)
+    return attention_reference(q, k, v, kv_len)
+
+
+def confidence(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """For logits [N, V]: top token [N] int64, its probability, top1 - top2 margin and entropy (fp32 [N])."""
+    if logits.dim() != 2 or logits.shape[1] < 2:
+        raise ValueError(f"confidence wants logits [N, V] with V >= 2 (got {tuple(logits.shape)})")
+    if use_triton(logits):
+        from kernels.triton_confidence import confidence_triton
+        return confidence_triton(logits)
+    return confidence_reference(logits)
+
+
+def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """RMSNorm over the last dimension with fp32 math; the result has x's dtype."""
+    if weight.shape != x.shape[-1:]:
+        raise ValueError(f"rms_norm: weight {tuple(weight.shape)} does not match x {tuple(x.shape)}")
+    if use_triton(x):
+        from kernels.triton_rmsnorm import rms_norm_triton
+        return rms_norm_triton(x, weight, eps)
+    return rms_norm_reference(x, weight, eps)
+
+
+def swiglu(gate: Tensor, up: Tensor) -> Tensor:
+    """silu(gate) * up with fp32 math; the result has gate's dtype."""
+    if gate.shape != up.shape:
+        raise ValueError(f"swiglu: gate {tuple(gate.shape)} and up {tuple(up.shape)} differ")
+    if use_triton(gate):
+        from kernels.triton_swiglu import swiglu_triton
+        return swiglu_triton(gate, up)
+    return swiglu_reference(gate, up)

@@ -1,0 +1,34 @@
+"""Plain-torch versions of every kernel: the CPU path, and the definition the Triton kernels must match."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None) -> Tensor:
+    """Unmasked grouped-query attention of q [B, Hq, T, D] over k, v [B, Hkv, S, D] (first kv_len keys)."""
+    if kv_len is not None:
+        k, v = k[:, :, :kv_len], v[:, :, :kv_len]
+    return F.scaled_dot_product_attention(q, k, v, enable_gqa=q.shape[1] != k.shape[1])
+
+
+def confidence_reference(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Top token [N] int64, its probability, top1 - top2 probability and entropy (nats), all fp32 [N]."""
+    probs = torch.softmax(logits.float(), dim=-1)
+    top = probs.topk(2, dim=-1)
+    entropy = torch.special.entr(probs).sum(dim=-1)  # entr(0) = 0, so -inf logits are fine
+    return top.indices[:, 0], top.values[:, 0], top.values[:, 0] - top.values[:, 1], entropy
+
+
+def rms_norm_reference(x: Tensor, weight: Tensor, eps: float) -> Tensor:
+    """x / rms(x) * weight over the last dimension, computed in fp32 and rounded once."""
+    x32 = x.float()
+    scale = torch.rsqrt(x32.pow(2).mean(dim=-1, keepdim=True) + eps)
+    return (x32 * scale * weight.float()).to(x.dtype)
+
+
+def swiglu_reference(gate: Tensor, up: Tensor) -> Tensor:
+    """silu(gate) * up, computed in fp32 and rounded once."""
+    return (F.silu(gate.float()) * up.float()).to(gate.dtype)

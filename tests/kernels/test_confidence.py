@@ -1,0 +1,33 @@
+"""The fused confidence kernel matches softmax/topk/entropy in torch (Triton interpreter, CPU)."""
+
+import pytest
+import torch
+
+from tests.kernels import kernel_cases
+
+#  N,    V, dtype, num_splits, masked columns
+CASES = [
+    (5, 300, "fp32", 1, 0),       # one slice, one chunk
+    (3, 5000, "bf16", 1, 0),      # one slice streamed in three chunks
+    (4, 4099, "fp32", 3, 40),     # three slices, -inf logits, a slice that is all -inf in row 0
+    (33, 1000, "fp16", None, 7),  # default split heuristic
+]
+
+
+@pytest.mark.parametrize("N,V,dtype,num_splits,masked", CASES)
+def test_confidence_matches_reference(interpreter, N, V, dtype, num_splits, masked):
+    logits, (token, prob, margin, entropy), ref = interpreter.apply(
+        kernel_cases.confidence_case, (N, V, dtype, num_splits, masked, 0))
+    assert token.dtype == torch.int64 and prob.dtype == margin.dtype == entropy.dtype == torch.float32
+    # low-precision logits can tie at the top: the token must be a maximum, not a given one of them
+    assert torch.equal(logits.gather(1, token[:, None]).squeeze(1), logits.max(dim=1).values)
+    torch.testing.assert_close(prob, ref[1], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(margin, ref[2], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(entropy, ref[3], rtol=1e-5, atol=1e-5)
+
+
+def test_confidence_ties_pick_lowest_token_with_zero_margin(interpreter):
+    token, prob, margin, entropy = interpreter.apply(kernel_cases.confidence_tie_case)
+    assert token.tolist() == [1700, 1700]
+    assert margin.tolist() == [0.0, 0.0]
+    torch.testing.assert_close(prob, torch.full((2,), torch.e ** 5 / (2 * torch.e ** 5 + 2998)))

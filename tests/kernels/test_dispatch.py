@@ -1,0 +1,55 @@
+"""Which path each kernel call takes, and the clear errors for bad input."""
+
+import pytest
+import torch
+
+from tests.kernels import kernel_cases
+import kernels
+from kernels.reference import attention_reference
+
+
+def test_cpu_tensors_take_the_torch_path_by_default(monkeypatch):
+    monkeypatch.delenv("COMPLETER_KERNELS", raising=False)
+    assert not kernels.use_triton(torch.ones(1))
+
+
+def test_torch_mode_gives_the_reference(monkeypatch):
+    monkeypatch.setenv("COMPLETER_KERNELS", "torch")
+    q, k, v = torch.randn(1, 4, 3, 16), torch.randn(1, 2, 10, 16), torch.randn(1, 2, 10, 16)
+    assert torch.equal(kernels.attention(q, k, v, kv_len=7), attention_reference(q, k, v, 7))
+
+
+def test_triton_mode_on_cpu_without_interpreter_says_what_is_missing(monkeypatch):
+    monkeypatch.setenv("COMPLETER_KERNELS", "triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        kernels.swiglu(torch.ones(3), torch.ones(3))
+
+
+def test_unknown_mode_is_rejected(monkeypatch):
+    monkeypatch.setenv("COMPLETER_KERNELS", "cuda")
+    with pytest.raises(ValueError, match="COMPLETER_KERNELS"):
+        kernels.use_triton(torch.ones(1))
+
+
+def test_import_is_light_and_forced_triton_keeps_the_public_functions(interpreter):
+    state = interpreter.apply(kernel_cases.dispatch_state)
+    assert state == {"triton_imported_by_import_kernels": False, "uses_triton": True, "public_functions": True}
+
+
+@pytest.mark.parametrize("call,message", [
+    (lambda: kernels.attention(torch.ones(1, 3, 2, 8), torch.ones(1, 2, 5, 8), torch.ones(1, 2, 5, 8)), "multiple of Hkv"),
+    (lambda: kernels.attention(torch.ones(1, 2, 2, 8), torch.ones(1, 2, 5, 8), torch.ones(1, 2, 5, 8), kv_len=6), "kv_len"),
+    (lambda: kernels.attention(torch.ones(2, 8), torch.ones(1, 2, 5, 8), torch.ones(1, 2, 5, 8)), "q \\[B, Hq, T, D\\]"),
+    (lambda: kernels.confidence(torch.ones(3, 1)), "V >= 2"),
+    (lambda: kernels.rms_norm(torch.ones(3, 4), torch.ones(5), 1e-6), "weight"),
+    (lambda: kernels.swiglu(torch.ones(3, 4), torch.ones(4, 3)), "differ"),
+])
+def test_bad_shapes_get_a_clear_error(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_model_block_pass_through_triton_matches_torch(interpreter):
+    triton_logits, torch_logits = interpreter.apply(kernel_cases.model_block_pass_case)
+    torch.testing.assert_close(triton_logits, torch_logits, rtol=1e-4, atol=1e-4)
