@@ -1,0 +1,122 @@
+"""Replay typing a real Python file through a real stdio LSP session and print latency figures.
+
+Types the first N lines of a standard-library module character by character
+(one didChange per keystroke, a fixed delay between keystrokes) and asks for an
+inline completion at each pause an editor's debounce would catch: the end of a
+word and the end of a line. Requests are not awaited before typing on, so slow
+answers get superseded as they would in an editor.
+
+    python -m lsp.bench_typing --model PATH [--lines 40] [--keystroke-ms 80]
+"""
+
+import argparse
+import asyncio
+import inspect
+import statistics
+import sys
+import textwrap
+import time
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+URI = "file:///bench/textwrap_typed.py"
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def is_word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def is_pause(typed: str, next_char: str) -> bool:
+    """An editor's debounce fires where typing stops: at the end of a word or of a line."""
+    return typed == "\n" or (is_word_char(typed) and not is_word_char(next_char))
+
+
+async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int) -> None:
+    source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
+    client = LanguageClient("bench-typing", "0.1.0")
+    loaded = asyncio.Event()
+
+    @client.feature(types.WINDOW_LOG_MESSAGE)
+    def on_log(params: types.LogMessageParams) -> None:
+        if "loaded" in params.message or "cannot load" in params.message:
+            print(params.message, file=sys.stderr)
+            loaded.set()
+
+    command = [sys.executable, "-m", "lsp", "--stdio"] + (["--model", model] if model else [])
+    await client.start_io(*command)
+    capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
+    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens}))
+    client.initialized(types.InitializedParams())
+    await loaded.wait()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=0, text="")))
+
+    latencies: list[float] = []  # ms, answered requests
+    nulls = 0
+
+    async def ask(line: int, character: int) -> None:
+        nonlocal nulls
+        params = types.InlineCompletionParams(
+            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
+            text_document=types.TextDocumentIdentifier(uri=URI),
+            position=types.Position(line, character),
+        )
+        started = time.perf_counter()
+        result = await client.text_document_inline_completion_async(params)
+        if result is None:
+            nulls += 1
+        else:
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    pending = []
+    line, character = 0, 0
+    started = time.perf_counter()
+    for index, char in enumerate(source):
+        position = types.Position(line, character)
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=URI, version=index + 1),
+                content_changes=[types.TextDocumentContentChangePartial(range=types.Range(position, position), text=char)],
+            )
+        )
+        line, character = (line + 1, 0) if char == "\n" else (line, character + utf16_len(char))
+        if is_pause(char, source[index + 1 : index + 2]):
+            pending.append(asyncio.create_task(ask(line, character)))
+        await asyncio.sleep(keystroke_ms / 1000)
+    await asyncio.gather(*pending)
+    wall = time.perf_counter() - started
+    counters = (await client.protocol.send_request_async("completer/stats", {}))._asdict()
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+
+    requests = counters["requests"] or 1
+    print(f"typed {len(source)} characters ({lines} lines of textwrap.py) at {keystroke_ms:g} ms/keystroke in {wall:.1f} s; maxTokens={max_tokens}")
+    print(f"inlineCompletion requests: {len(pending)}  answered: {len(latencies)}  null (superseded): {nulls}")
+    if latencies:
+        quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
+        print(f"latency request->response (answered): p50 {statistics.median(latencies):.1f} ms  p95 {quantiles[18]:.1f} ms  max {max(latencies):.1f} ms")
+    print(f"cache hits: {counters['cache_hits']} ({counters['cache_hits'] / requests:.1%})  typed-ahead reuses: {counters['reuses']} ({counters['reuses'] / requests:.1%})  cancellations: {counters['cancellations']}")
+    model_calls = counters["model_calls"] or 1
+    print(
+        f"server time: context building {counters['context_ms']:.1f} ms total ({counters['context_ms'] / requests:.2f} ms/request), "
+        f"denoising {counters['model_ms']:.1f} ms total over {counters['model_calls']} model calls ({counters['model_ms'] / model_calls:.1f} ms/call)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model)")
+    parser.add_argument("--lines", type=int, default=40, help="how many lines of textwrap.py to type")
+    parser.add_argument("--keystroke-ms", type=float, default=80.0, help="delay between keystrokes")
+    parser.add_argument("--max-tokens", type=int, default=32, help="completer.maxTokens for the session")
+    args = parser.parse_args()
+    asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens))
+
+
+if __name__ == "__main__":
+    main()

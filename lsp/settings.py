@@ -1,0 +1,50 @@
+"""User settings (section `completer`), from initializationOptions or workspace/didChangeConfiguration."""
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: str | None = None  # None: the bundled model
+    max_tokens: int = 64  # longest suggestion, in tokens
+    threshold: float | None = 0.9  # confidence threshold of parallel decoding; None: fixed schedule
+    context_tokens: int = 1024  # prefix + suffix window budget
+    languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
+    listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
+
+    def enabled(self, language_id: str) -> bool:
+        return self.languages.get(language_id, not self.listed_only)
+
+    def updated(self, options: dict[str, Any]) -> "Settings":
+        """A copy with `options` (camelCase keys, as editors send them) applied; ValueError names the bad key."""
+        changes: dict[str, Any] = {}
+        if "model" in options:
+            model = options["model"]
+            if model is not None and not (isinstance(model, str) and model.strip()):
+                raise ValueError(f"completer.model must be a checkpoint path or hub id, got {model!r}")
+            changes["model"] = model
+        if "maxTokens" in options:
+            changes["max_tokens"] = positive_int("maxTokens", options["maxTokens"])
+        if "contextTokens" in options:
+            changes["context_tokens"] = positive_int("contextTokens", options["contextTokens"])
+        if "threshold" in options:
+            threshold = options["threshold"]
+            if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
+                raise ValueError(f"completer.threshold must be a number in (0, 1] or null, got {threshold!r}")
+            changes["threshold"] = threshold
+        if "languages" in options:
+            languages = options["languages"]
+            if isinstance(languages, list) and all(isinstance(x, str) for x in languages):
+                changes["languages"], changes["listed_only"] = {x: True for x in languages}, True
+            elif isinstance(languages, dict) and all(isinstance(v, bool) for v in languages.values()):
+                changes["languages"], changes["listed_only"] = dict(languages), False
+            else:
+                raise ValueError(f"completer.languages must be a list of languageIds or a map languageId -> bool, got {languages!r}")
+        return replace(self, **changes)
+
+
+def positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"completer.{name} must be a positive integer, got {value!r}")
+    return value
