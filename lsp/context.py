@@ -20,11 +20,21 @@ GRAMMARS = {
     "javascriptreact": "javascript",
     "typescript": "typescript",
     "typescriptreact": "tsx",
+    "tsx": "tsx",
     "go": "go",
     "rust": "rust",
     "java": "java",
     "c": "c",
     "cpp": "cpp",
+}
+
+# File extension -> tree-sitter grammar (also a language id for GRAMMARS), for callers without an editor.
+LANGUAGE_BY_EXTENSION = {
+    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".jsx": "javascript",
+    ".ts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust", ".java": "java",
+    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",
+    ".rb": "ruby", ".lua": "lua", ".php": "php", ".kt": "kotlin", ".swift": "swift",
+    ".scala": "scala", ".sh": "bash",
 }
 
 LINE_COMMENT = {"python": "#"}  # every other grammar above uses "//"

@@ -4,9 +4,7 @@ import argparse
 from pathlib import Path
 
 from completer.errors import BadInput
-from evals.arena.report import write_report
 from evals.arena.runner import JUDGES, SAMPLINGS, run_arena
-from evals.arena.server import serve
 from evals.arena.store import ArenaStore
 from evals.arena.systems import load_systems
 from evals.arena.tasks import load_arena_tasks
@@ -31,6 +29,8 @@ def existing_store(path: Path) -> ArenaStore:
 
 
 def vote_command(args: argparse.Namespace) -> int:
+    from evals.arena.server import serve  # FastAPI only when serving
+
     store = existing_store(args.db)
     print(f"{store.pending_count()} battles to judge: open http://{args.host}:{args.port}/ (Ctrl-C to stop)")
     serve(store, args.host, args.port)
@@ -38,6 +38,8 @@ def vote_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
+    from evals.arena.report import write_report  # matplotlib only when plotting
+
     markdown, plot = write_report(existing_store(args.db), args.out_dir, args.rounds, args.seed)
     print(f"wrote {markdown} and {plot}")
     return 0

@@ -19,16 +19,10 @@ from tree_sitter_language_pack import get_parser
 
 from completer.errors import BadInput
 from evals.humaneval import Task, load_tasks
+from lsp.context import LANGUAGE_BY_EXTENSION
 
 MINED_KINDS = ("rest-of-line", "statement", "block-body")
 
-LANGUAGE_BY_EXTENSION = {
-    ".py": "python", ".js": "javascript", ".mjs": "javascript", ".jsx": "javascript",
-    ".ts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust", ".java": "java",
-    ".c": "c", ".h": "c", ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cs": "csharp",
-    ".rb": "ruby", ".lua": "lua", ".php": "php", ".kt": "kotlin", ".swift": "swift",
-    ".scala": "scala", ".sh": "bash",
-}
 SKIPPED_DIRS = {".git", "node_modules", "__pycache__", ".venv", "venv", "build", "dist", "target", "vendor"}
 MAX_FILE_BYTES = 200_000
 MAX_LINE_CHARS = 400  # longer lines mean minified or generated code

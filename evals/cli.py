@@ -1,0 +1,171 @@
+"""`completer eval humaneval-infill`: generate infills for HumanEval-infilling and score them.
+
+Generation runs sequentially in this process (the engine is CPU/GPU bound and not shared
+across threads); each finished completion is handed at once to a pool of workers that run
+the tests in the sandbox, so checking overlaps with generating.
+"""
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from completer.errors import BadInput
+from evals.humaneval import BENCHMARKS, Task, check, load_tasks
+from evals.metrics import mean_pass_at_k
+
+SYSTEMS = ("model", "canonical", "empty")
+PASS_AT = (1, 10, 100)
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    latency_ms: float
+    forward_passes: int
+    tokens_per_forward: float | None  # None for systems without a model
+
+
+Generate = Callable[[Task, int], Generation]  # (task, sample index) -> generation
+
+
+def positive(convert: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type that also rejects zero and negative numbers."""
+    def parse(text: str) -> float:
+        value = convert(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    parse.__name__ = convert.__name__  # argparse names the type in its messages
+    return parse
+
+
+def add_eval_parser(subparsers) -> None:
+    """Register `eval humaneval-infill` on the top-level CLI's subparsers."""
+    eval_parser = subparsers.add_parser("eval", help="score a completion system on a benchmark")
+    benchmarks = eval_parser.add_subparsers(dest="eval_benchmark", required=True)
+    parser = benchmarks.add_parser("humaneval-infill", help="HumanEval infilling, scored by running its tests")
+    parser.add_argument("--benchmark", choices=BENCHMARKS, required=True)
+    parser.add_argument("--system", choices=SYSTEMS, default="model",
+                        help="model: the engine; canonical: the reference middle; empty: an empty middle")
+    parser.add_argument("--model", default=None, help="checkpoint folder or hub id (default: the bundled model)")
+    parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
+    parser.add_argument("--seed", type=int, default=0, help="picks the subset and seeds sampling")
+    parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
+    parser.add_argument("--out", type=Path, help="write one JSON line per task and sample here")
+    parser.add_argument("--samples", type=positive(int), default=1, help="samples per task; >1 samples with temperature")
+    parser.add_argument("--temperature", type=float, help="default: 0 with one sample, 0.8 with more")
+    parser.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for parallel decoding")
+    parser.add_argument("--max-tokens", type=positive(int), default=64, help="span budget in tokens")
+    parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
+    parser.set_defaults(func=run_humaneval_infill)
+
+
+def select_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
+    """A deterministic subset (same seed, same tasks), kept in benchmark order."""
+    if limit is None or limit >= len(tasks):
+        return tasks
+    return [tasks[i] for i in sorted(random.Random(seed).sample(range(len(tasks)), limit))]
+
+
+def reference_system(pick: Callable[[Task], str]) -> Generate:
+    return lambda task, sample: Generation(pick(task), 0.0, 0, None)
+
+
+def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
+    from completer.engine import Engine  # imported here so canonical/empty runs never load torch
+
+    engine = Engine.load(args.model)
+    # The single-line hole is one whole line: keep the span on one line and end it like the
+    # reference does, or the suffix would be glued onto it.
+    span = "line" if args.benchmark == "single-line" else "free"
+    temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
+
+    def generate(task: Task, sample: int) -> Generation:
+        start = time.perf_counter()
+        completion = engine.complete(task.prompt, task.suffix, max_tokens=args.max_tokens,
+                                     threshold=args.threshold, span=span, temperature=temperature,
+                                     seed=args.seed + sample)
+        latency_ms = (time.perf_counter() - start) * 1000
+        text = completion.text + "\n" if span == "line" else completion.text
+        return Generation(text, latency_ms, completion.stats["forward_passes"],
+                          completion.stats["tokens_per_forward"])
+
+    return f"model ({engine.name})", generate
+
+
+def make_system(args: argparse.Namespace) -> tuple[str, Generate]:
+    if args.system == "canonical":
+        return "canonical", reference_system(lambda task: task.canonical_solution)
+    if args.system == "empty":
+        return "empty", reference_system(lambda task: "")
+    return model_system(args)
+
+
+def run_humaneval_infill(args: argparse.Namespace) -> int:
+    tasks = select_tasks(load_tasks(args.benchmark), args.limit, args.seed)
+    check_writable(args.out)
+    system, generate = make_system(args)
+    records = []
+    with ThreadPoolExecutor(args.workers) as pool, \
+            tqdm(total=len(tasks) * args.samples, desc=args.benchmark, unit="run", file=sys.stderr) as progress:
+        lock = threading.Lock()  # checks finish on worker threads
+
+        def advance(_) -> None:
+            with lock:
+                progress.update()
+
+        pending = []
+        for task in tasks:
+            for sample in range(args.samples):
+                generation = generate(task, sample)
+                future = pool.submit(check, task, generation.text, args.timeout)
+                future.add_done_callback(advance)
+                pending.append((task, sample, generation, future))
+        for task, sample, generation, future in pending:
+            outcome = future.result()
+            records.append({
+                "task_id": task.task_id, "sample": sample, "completion": generation.text,
+                "passed": outcome.passed, "result": outcome.result, "latency_ms": round(generation.latency_ms, 1),
+                "forward_passes": generation.forward_passes, "tokens_per_forward": generation.tokens_per_forward,
+            })
+    if args.out is not None:
+        args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
+    print(summary_table(args.benchmark, system, records, args.samples))
+    return 0
+
+
+def check_writable(path: Path | None) -> None:
+    """Fail before the long run, without truncating an existing results file."""
+    if path is not None and (path.is_dir() or not os.access(path.parent, os.W_OK)):
+        raise BadInput(f"cannot write results to {path}: not a writable file location")
+
+
+def summary_table(benchmark: str, system: str, records: list[dict], samples: int) -> str:
+    """One header row and one result row, columns aligned."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # task_id -> [samples, passed]
+    for record in records:
+        counts[record["task_id"]][0] += 1
+        counts[record["task_id"]][1] += record["passed"]
+    per_task = [tuple(count) for count in counts.values()]
+    speeds = [r["tokens_per_forward"] for r in records if r["tokens_per_forward"] is not None]
+    row = {"benchmark": benchmark, "system": system, "tasks": str(len(per_task))}
+    for k in (k for k in PASS_AT if k <= samples):
+        row[f"pass@{k}"] = f"{100 * mean_pass_at_k(per_task, k):.2f}%"
+    row["median latency"] = f"{statistics.median(r['latency_ms'] for r in records):.1f} ms"
+    row["tokens/forward"] = f"{statistics.mean(speeds):.2f}" if speeds else "-"
+    widths = [max(len(name), len(value)) for name, value in row.items()]
+    header = "  ".join(name.ljust(width) for name, width in zip(row, widths))
+    values = "  ".join(value.ljust(width) for value, width in zip(row.values(), widths))
+    return header + "\n" + values

@@ -1,0 +1,61 @@
+"""HumanEval-infilling (InCoder / FIM papers): load the vendored tasks and check completions.
+
+A completion is the missing middle; it passes when prompt + completion + suffix, followed
+by the task's tests, runs to its end in the sandbox (the upstream harness's definition).
+"""
+
+import gzip
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+from completer.errors import BadInput
+from evals.sandbox import Limits, run_python
+
+# Upstream's loader names the random-span files without "Infilling"; these are the real names.
+BENCHMARK_FILES = {
+    "single-line": "HumanEval-SingleLineInfilling.jsonl.gz",
+    "multi-line": "HumanEval-MultiLineInfilling.jsonl.gz",
+    "random-span": "HumanEval-RandomSpanInfilling.jsonl.gz",
+    "random-span-light": "HumanEval-RandomSpanInfillingLight.jsonl.gz",
+}
+BENCHMARKS = tuple(BENCHMARK_FILES)
+
+
+@dataclass(frozen=True)
+class Task:
+    task_id: str
+    prompt: str
+    suffix: str
+    canonical_solution: str
+    test: str
+    entry_point: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    passed: bool
+    result: str  # "passed", "timed out" or "failed: <why>"
+
+
+def load_tasks(benchmark: str) -> list[Task]:
+    """All tasks of one benchmark, in file order."""
+    if benchmark not in BENCHMARK_FILES:
+        raise BadInput(f"unknown benchmark {benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
+    data = resources.files("evals").joinpath("data", BENCHMARK_FILES[benchmark]).read_bytes()
+    records = (json.loads(line) for line in gzip.decompress(data).decode("utf-8").splitlines())
+    return [Task(**{field: record[field] for field in Task.__dataclass_fields__}) for record in records]
+
+
+def program(task: Task, completion: str) -> str:
+    """The program upstream runs: the filled-in function, its tests, then the call to them."""
+    return task.prompt + completion + task.suffix + "\n" + task.test + "\n" + f"check({task.entry_point})"
+
+
+def check(task: Task, completion: str, timeout: float = 3.0) -> CheckResult:
+    run = run_python(program(task, completion), Limits(timeout_s=timeout))
+    if run.passed:
+        return CheckResult(True, "passed")
+    if run.timed_out:
+        return CheckResult(False, "timed out")
+    return CheckResult(False, f"failed: {run.error}")
