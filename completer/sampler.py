@@ -33,7 +33,8 @@ SPANS = ("free", "line", "block")
 
 @dataclass
 class DenoiseSettings:
-    max_tokens: int = 64
+    max_tokens: int = 64            # the span may grow up to this many tokens
+    span_tokens: int | None = None  # the span's first budget (default: one block)
     block_size: int = 32
     threshold: float | None = 0.9   # commit every position this confident; None -> fixed schedule
     steps: int | None = None        # fixed schedule: passes per full block
@@ -212,7 +213,7 @@ class Denoiser:
     def run(self) -> list[int]:
         t0 = time.perf_counter()
         s = self.s
-        first = min(s.block_size, s.max_tokens)
+        first = min(s.span_tokens or s.block_size, s.max_tokens)
         span = Span([self.tok.mask_id] * first, [False] * first)
         lo = 0
         with torch.inference_mode():
