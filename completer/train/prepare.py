@@ -1,0 +1,41 @@
+"""One step from installed sources to a training folder: corpus, tokenizer, token arrays, manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import evals
+
+from .corpus import build_corpus, manifest
+from .tokenizer import bytes_per_token, encode_documents, save_token_arrays, save_tokenizer, train_tokenizer
+
+HUMANEVAL_DATA = Path(evals.__file__).parent / "data"
+
+
+def prepare(out: Path, decontaminate_from: Path = HUMANEVAL_DATA, max_mb: float = 100.0,
+            vocab_size: int = 8192, tokenizer_mb: float = 30.0,
+            site_dirs: list[Path] | None = None, stdlib: Path | None = None) -> dict:
+    """Build everything `completer train run` needs in ``out``; returns the manifest written there."""
+    corpus = build_corpus(decontaminate_from, int(max_mb * 1e6), site_dirs, stdlib)
+    out.mkdir(parents=True, exist_ok=True)
+    sample, size = [], 0
+    for file in corpus.train:
+        if size > tokenizer_mb * 1e6:
+            break
+        sample.append(file.text)
+        size += len(file.text)
+    tokenizer = train_tokenizer(sample, vocab_size)
+    save_tokenizer(tokenizer, out)
+    train = encode_documents(tokenizer, [f.text for f in corpus.train])
+    validation = encode_documents(tokenizer, [f.text for f in corpus.validation])
+    tokens_path = save_token_arrays(out, train, validation)
+    summary = manifest(corpus) | {
+        "train_tokens": int(len(train)),
+        "validation_tokens": int(len(validation)),
+        "vocab_size": tokenizer.get_vocab_size(),
+        "validation_bytes_per_token": round(bytes_per_token(tokenizer, [f.text for f in corpus.validation]), 3),
+        "tokens_file_mib": round(tokens_path.stat().st_size / 2**20, 2),
+    }
+    (out / "manifest.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
