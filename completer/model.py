@@ -147,7 +147,7 @@ class Block(nn.Module):
 
 def init_weights(module: nn.Module) -> None:
     """Small-normal init (std 0.02) as in GPT-2/LLaMA training; loading a checkpoint overwrites it."""
-    if isinstance(module, (nn.Linear, nn.Embedding)):
+    if isinstance(module, (nn.Linear, nn.Embedding)) and not module.weight.is_meta:  # meta: about to load
         nn.init.normal_(module.weight, std=0.02)
     if isinstance(module, nn.Linear) and module.bias is not None:
         nn.init.zeros_(module.bias)
@@ -157,7 +157,9 @@ class Transformer(nn.Module):
     def __init__(self, config: ModelConfig):
         super().__init__()
         self.config = config
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.dim)
+        # an explicit weight skips Embedding's own normal_ init, which on the meta device imports torch._dynamo
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.dim,
+                                         _weight=torch.empty(config.vocab_size, config.dim))
         self.layers = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         self.norm = RMSNorm(config.dim, config.norm_eps)
         self.lm_head = nn.Linear(config.dim, config.vocab_size, bias=False)
