@@ -11,6 +11,10 @@ if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null; then
     echo "note: neovim/chromium missing and not root: their tests will be skipped" >&2
   fi
 fi
-export COMPLETER_PYTHON="$PWD/.venv/bin/python" COMPLETER_TEST_MODEL="$PWD/completer/bundled"
+# The extension's real-server test runs on a tiny random checkpoint the tests make (real files, gibberish text).
+COMPLETER_TEST_MODEL=$(mktemp -d)
+trap 'rm -rf "$COMPLETER_TEST_MODEL"' EXIT
+.venv/bin/python -c "import sys; from pathlib import Path; from tests.helpers import make_tiny_checkpoint; make_tiny_checkpoint(Path(sys.argv[1]))" "$COMPLETER_TEST_MODEL"
+export COMPLETER_PYTHON="$PWD/.venv/bin/python" COMPLETER_TEST_MODEL
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test && npm run package)
 .venv/bin/python -m pytest -q -p no:cacheprovider
