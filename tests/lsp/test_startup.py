@@ -54,4 +54,5 @@ async def test_newer_request_supersedes_older_and_cancel_request_is_honoured(loa
         await asyncio.wrap_future(cancelled)
     assert error.value.code == JsonRpcRequestCancelled.CODE
     counters = await stats(client)
-    assert counters["cancellations"] == 2 and counters["model_calls"] == 1
+    # the superseded request never runs the model; the cancelled one may have started before its cancel arrived
+    assert counters["cancellations"] == 2 and counters["model_calls"] in (1, 2)
