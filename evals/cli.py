@@ -67,6 +67,7 @@ def add_eval_parser(subparsers) -> None:
     parser.add_argument("--samples", type=positive(int), default=1, help="samples per task; >1 samples with temperature")
     parser.add_argument("--temperature", type=float, help="default: 0 with one sample, 0.8 with more")
     parser.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for parallel decoding")
+    parser.add_argument("--steps", type=positive(int), help="fixed schedule: passes per 32-token block (sets --threshold off)")
     parser.add_argument("--max-tokens", type=positive(int), default=64, help="span budget in tokens")
     parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
     parser.set_defaults(func=run_humaneval_infill)
@@ -95,8 +96,8 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
     def generate(task: Task, sample: int) -> Generation:
         start = time.perf_counter()
         completion = engine.complete(task.prompt, task.suffix, max_tokens=args.max_tokens,
-                                     threshold=args.threshold, span=span, temperature=temperature,
-                                     seed=args.seed + sample)
+                                     threshold=args.threshold, steps=args.steps, span=span,
+                                     temperature=temperature, seed=args.seed + sample)
         latency_ms = (time.perf_counter() - start) * 1000
         text = completion.text + "\n" if span == "line" else completion.text
         return Generation(text, latency_ms, completion.stats["forward_passes"],
