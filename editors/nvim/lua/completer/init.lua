@@ -49,17 +49,15 @@ local function set_keymaps()
     end
     return
   end
-  if keys.accept then
-    map_when_visible(keys.accept, "accept", "completer: accept suggestion")
-  end
-  if keys.accept_word then
-    map_when_visible(keys.accept_word, "accept_word", "completer: accept next word")
-  end
-  if keys.accept_line then
-    map_when_visible(keys.accept_line, "accept_line", "completer: accept next line")
-  end
-  if keys.dismiss then
-    map_when_visible(keys.dismiss, "dismiss", "completer: dismiss suggestion")
+  for _, action in ipairs({
+    { "accept", "completer: accept suggestion" },
+    { "accept_word", "completer: accept next word" },
+    { "accept_line", "completer: accept next line" },
+    { "dismiss", "completer: dismiss suggestion" },
+  }) do
+    if keys[action[1]] then
+      map_when_visible(keys[action[1]], action[1], action[2])
+    end
   end
   if keys.trigger then
     vim.keymap.set("i", keys.trigger, "<Cmd>lua require('completer.suggest').trigger()<CR>",
