@@ -4,7 +4,8 @@ Each call runs the Triton kernel when its tensors are on CUDA and triton is inst
 plain-torch reference otherwise, so CPU-only installs (and machines without triton) work
 unchanged. ``COMPLETER_KERNELS=torch`` forces the references everywhere; ``COMPLETER_KERNELS=triton``
 forces Triton (on CPU tensors that needs ``TRITON_INTERPRET=1``, set before triton is imported).
-Triton itself is imported on the first Triton call, never at ``import kernels``.
+Triton itself is imported on the first Triton call, never at ``import kernels``. The Triton
+kernels have no backward, so a call that autograd records (training) always takes the reference.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from importlib.util import find_spec
 
+import torch
 from torch import Tensor
 
 from kernels.reference import attention_reference, confidence_reference, rms_norm_reference, swiglu_reference
@@ -24,6 +26,8 @@ __all__ = ["attention", "confidence", "rms_norm", "swiglu", "use_triton"]
 
 def use_triton(x: Tensor) -> bool:
     """Whether a kernel called on ``x`` takes the Triton path under the current COMPLETER_KERNELS."""
+    if x.requires_grad and torch.is_grad_enabled():
+        return False  # no backward in our Triton kernels: autograd needs the reference ops
     mode = os.environ.get("COMPLETER_KERNELS", "auto") or "auto"
     if mode not in MODES:
         raise ValueError(f"COMPLETER_KERNELS must be one of {', '.join(MODES)} (got '{mode}')")

@@ -26,6 +26,16 @@ def test_triton_mode_on_cpu_without_interpreter_says_what_is_missing(monkeypatch
         kernels.swiglu(torch.ones(3), torch.ones(3))
 
 
+def test_calls_recorded_by_autograd_take_the_reference_even_when_triton_is_forced(monkeypatch):
+    monkeypatch.setenv("COMPLETER_KERNELS", "triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    gate = torch.randn(3, 4, requires_grad=True)
+    kernels.swiglu(gate, torch.ones(3, 4)).sum().backward()  # the Triton kernels have no backward
+    assert gate.grad is not None
+    with torch.no_grad(), pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        kernels.swiglu(gate, torch.ones(3, 4))
+
+
 def test_unknown_mode_is_rejected(monkeypatch):
     monkeypatch.setenv("COMPLETER_KERNELS", "cuda")
     with pytest.raises(ValueError, match="COMPLETER_KERNELS"):
