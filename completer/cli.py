@@ -90,7 +90,17 @@ def add_sampler_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, help="fixed schedule: passes per 32-token block (sets --threshold off)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Commands whose parsers live with their front ends: command -> (module, function that adds the parser).
+FRONT_ENDS = {"eval": ("evals.cli", "add_eval_parser"), "arena": ("evals.arena.cli", "add_arena_parser"),
+              "train": ("completer.train.cli", "add_train_parser")}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole CLI; given the command being run, only that front end's module is imported.
+
+    So `completer train run` loads the training code alone: on a GPU image it needs neither
+    tree-sitter (the arena's mining) nor anything else the other front ends import.
+    """
     parser = argparse.ArgumentParser(prog="completer", description="Code completion with a diffusion LLM.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -116,14 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-file", help="LSP: also write the log here")
     p.set_defaults(func=cmd_serve)
 
-    for module, adder in (("evals.cli", "add_eval_parser"), ("evals.arena.cli", "add_arena_parser"),
-                          ("completer.train.cli", "add_train_parser")):
-        getattr(__import__(module, fromlist=[adder]), adder)(sub)
+    for name, (module, adder) in FRONT_ENDS.items():
+        if command in (None, name):
+            getattr(__import__(module, fromlist=[adder]), adder)(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(command if command in FRONT_ENDS else None).parse_args(argv)
     if getattr(args, "steps", None):
         args.threshold = None
     try:
