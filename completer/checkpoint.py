@@ -23,7 +23,7 @@ from .tokenizer import Tokenizer, load_tokenizer
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 NATIVE_MODEL_TYPE = "completer"
-SHARD_BYTES = 16 * 1024 * 1024  # lets the weights travel in files of at most 16 MiB
+SHARD_BYTES = 15 * 1024 * 1024  # tensor bytes per shard: with the header, files stay under 16 MiB (a GPU command's limit)
 
 QWEN2_NAMES = [(r"^model\.", "")]
 LLADA_NAMES = [
@@ -160,11 +160,14 @@ def load_checkpoint(model: str | None, dtype: torch.dtype = torch.float32,
     return net, tokenizer, folder
 
 
-def save_native(model: Transformer, tokenizer_dir: Path, out_dir: Path) -> None:
-    """Write our own format: config.json, bf16 safetensors (sharded at 16 MiB), tokenizer files."""
+def save_native(model: Transformer, tokenizer_dir: Path, out_dir: Path, training: dict | None = None) -> None:
+    """Write our own format: config.json, bf16 safetensors (files under 16 MiB), tokenizer files.
+
+    ``training`` (step, tokens, ...) goes into config.json, where a later run can continue from it.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": NATIVE_MODEL_TYPE, **model.config.to_dict()}
+    config = {"model_type": NATIVE_MODEL_TYPE, **model.config.to_dict(), **({"training": training} if training else {})}
     (out_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     state = {k: v.detach().to(torch.bfloat16).contiguous().cpu() for k, v in model.state_dict().items()}
     if model.config.tie_embeddings:

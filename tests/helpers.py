@@ -1,4 +1,4 @@
-"""Tiny real checkpoints the tests build on the fly (no hub, no downloads)."""
+"""Tiny real checkpoints and training folders the tests build on the fly (no hub, no downloads)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from completer.checkpoint import save_native
 from completer.model import ModelConfig, Transformer
+from completer.train.tokenizer import encode_documents, save_token_arrays, save_tokenizer, train_tokenizer
 
 SPECIALS = ["<|endoftext|>", "<|beginoftext|>", "<|mask|>"]
 
@@ -53,4 +54,19 @@ def make_tiny_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
     torch.manual_seed(seed)
     model = Transformer(tiny_config(tok.get_vocab_size(), tok.token_to_id("<|mask|>"), **overrides))
     save_native(model, folder, folder)
+    return folder
+
+
+TRAINING_DOCUMENTS = [f"def scale_{i}(values):\n    return [v * {i} for v in values]\n\n\nprint(scale_{i}([1, 2, 3]))\n"
+                      for i in range(200)]
+
+
+def make_training_data(folder: Path, documents: list[str] = TRAINING_DOCUMENTS, vocab_size: int = 300) -> Path:
+    """What `completer train prepare` writes, from a few synthetic documents."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer(documents, vocab_size=vocab_size)
+    save_tokenizer(tokenizer, folder)
+    split = len(documents) * 9 // 10
+    save_token_arrays(folder, encode_documents(tokenizer, documents[:split]), encode_documents(tokenizer, documents[split:]))
+    (folder / "manifest.json").write_text(json.dumps({"sources": []}))
     return folder

@@ -8,24 +8,31 @@ from pathlib import Path
 import evals
 
 from .corpus import build_corpus, manifest
-from .tokenizer import bytes_per_token, encode_documents, save_token_arrays, save_tokenizer, train_tokenizer
+from .tokenizer import (bytes_per_token, encode_documents, reuse_tokenizer, save_token_arrays, save_tokenizer,
+                        train_tokenizer)
 
 HUMANEVAL_DATA = Path(evals.__file__).parent / "data"
 
 
 def prepare(out: Path, decontaminate_from: Path = HUMANEVAL_DATA, max_mb: float = 100.0,
             vocab_size: int = 8192, tokenizer_mb: float = 30.0,
-            site_dirs: list[Path] | None = None, stdlib: Path | None = None) -> dict:
-    """Build everything `completer train run` needs in ``out``; returns the manifest written there."""
+            site_dirs: list[Path] | None = None, stdlib: Path | None = None,
+            tokenizer_from: Path | None = None) -> dict:
+    """Build everything `completer train run` needs in ``out``; returns the manifest written there.
+
+    ``tokenizer_from`` reuses a model's vocabulary, so that model can be trained further on the data.
+    """
+    tokenizer = reuse_tokenizer(tokenizer_from) if tokenizer_from is not None else None
     corpus = build_corpus(decontaminate_from, int(max_mb * 1e6), site_dirs, stdlib)
     out.mkdir(parents=True, exist_ok=True)
-    sample, size = [], 0
-    for file in corpus.train:
-        if size > tokenizer_mb * 1e6:
-            break
-        sample.append(file.text)
-        size += len(file.text)
-    tokenizer = train_tokenizer(sample, vocab_size)
+    if tokenizer is None:
+        sample, size = [], 0
+        for file in corpus.train:
+            if size > tokenizer_mb * 1e6:
+                break
+            sample.append(file.text)
+            size += len(file.text)
+        tokenizer = train_tokenizer(sample, vocab_size)
     save_tokenizer(tokenizer, out)
     train = encode_documents(tokenizer, [f.text for f in corpus.train])
     validation = encode_documents(tokenizer, [f.text for f in corpus.validation])
