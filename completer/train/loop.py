@@ -23,11 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_weights, read_config, save_native
+from ..checkpoint import build_model, load_weights, read_config, save_native
 from ..errors import CompleterError
 from ..model import ModelConfig, Transformer
+from ..tokenizer import Tokenizer, load_tokenizer
 from .objective import BLOCK, MAX_SPAN, Objective, diffusion_loss
-from .tokenizer import BEGIN, END, MASK, load_token_arrays
+from .tokenizer import load_token_arrays
 
 CHECKPOINT = "checkpoint.pt"
 EXPORT = "model"
@@ -108,19 +109,11 @@ def learning_rate(cfg: TrainConfig, step: int, fresh_at: int = 0) -> float:
     return ramp * (cfg.min_lr + 0.5 * (cfg.lr - cfg.min_lr) * (1 + math.cos(math.pi * progress)))
 
 
-def special_ids(data: Path) -> tuple[int, int, torch.Tensor]:
-    """Mask id, end id and the [vocab] table of tokens holding a newline, from the prepared tokenizer."""
-    from tokenizers import Tokenizer
-    path = data / "tokenizer.json"
-    if not path.is_file():
+def data_tokenizer(data: Path) -> Tokenizer:
+    """The prepared folder's tokenizer, read as the engine reads it (its mask, end and newline ids)."""
+    if not (data / "tokenizer.json").is_file():
         raise CompleterError(f"{data}: no tokenizer.json; run `completer train prepare --out {data}` first")
-    tokenizer = Tokenizer.from_file(str(path))
-    ids = [tokenizer.token_to_id(t) for t in (MASK, END, BEGIN)]
-    if None in ids:
-        raise CompleterError(f"{path}: missing one of the special tokens {MASK}, {END}, {BEGIN}")
-    newline = torch.tensor(["\n" in tokenizer.decode([i], skip_special_tokens=False)
-                            for i in range(tokenizer.get_vocab_size())])
-    return ids[0], ids[1], newline
+    return load_tokenizer(data)
 
 
 def same_vocabulary(a: Path, b: Path) -> bool:
@@ -175,15 +168,18 @@ class Trainer:
         self.train_tokens = torch.from_numpy(train_tokens.astype(np.int32)).to(self.device)
         self.val_tokens = torch.from_numpy(val_tokens.astype(np.int32)).to(self.device)
         self.offsets = torch.arange(cfg.seq_len, device=self.device)
-        self.mask_id, self.end_id, newline = special_ids(cfg.data)
+        tokenizer = data_tokenizer(cfg.data)
+        vocab_size = tokenizer.backend.get_vocab_size()
+        newline = torch.zeros(vocab_size, dtype=torch.bool)
+        newline[tokenizer.newline_ids] = True
         try:
-            self.objective = Objective(self.mask_id, self.end_id, len(newline), cfg.infill_fraction,
+            self.objective = Objective(tokenizer.mask_id, tokenizer.end_id, vocab_size, cfg.infill_fraction,
                                        tuple(s.strip() for s in cfg.span_shapes.split(",")), cfg.substitution,
                                        newline.to(self.device))
         except ValueError as e:
             raise CompleterError(str(e)) from None
         torch.manual_seed(cfg.seed)
-        self.model_config = model_config(cfg, len(newline), self.mask_id)
+        self.model_config = model_config(cfg, vocab_size, tokenizer.mask_id)
         self.model = Transformer(self.model_config).to(self.device)
         use_compile = cfg.compile if cfg.compile is not None else self.device.type == "cuda"
         self.forward = torch.compile(self.model) if use_compile else self.model
@@ -309,8 +305,7 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step, self.tokens = state["step"], state["tokens"]
-        self.tokens_before, self.fresh_at = state.get("tokens_before", 0), state.get("fresh_at", 0)
-        self.origin = state.get("origin", "scratch")
+        self.tokens_before, self.fresh_at, self.origin = state["tokens_before"], state["fresh_at"], state["origin"]
         self.generator.set_state(state["generator"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
 
@@ -325,10 +320,8 @@ class Trainer:
         if differences:
             raise CompleterError(f"{folder} has a different model shape (export, asked): {differences}; "
                                  "leave the shape options out to take the export's")
-        state = load_weights(folder, config)
-        missing, unexpected = self.model.load_state_dict(state, strict=False)
-        if unexpected or set(missing) - {"lm_head.weight"}:
-            raise CompleterError(f"{folder}: weights do not fit the model (missing {missing}, unexpected {unexpected})")
+        exported = build_model(config, load_weights(folder, config), folder, torch.float32, "cpu")  # checks every tensor
+        self.model.load_state_dict(exported.state_dict())
 
     def export(self) -> Path:
         """Weights in the engine's format, with the run's state, the provenance manifest and the log."""

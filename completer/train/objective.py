@@ -146,13 +146,17 @@ class Objective:
             return start, length
         newline = self.newline.to(tokens.device)[tokens]
         shape = uniform_int(0, len(self.span_shapes) - 1, (B,), generator, tokens.device)
-        shaped = {"line": line_spans(newline, generator)}
-        block_start, block_length, has_start = block_spans(newline, generator)
-        shaped["block"] = (torch.where(has_start, block_start, start), torch.where(has_start, block_length, length))
         for index, name in enumerate(self.span_shapes):
-            if name != "random":
-                start = torch.where(shape == index, shaped[name][0], start)
-                length = torch.where(shape == index, shaped[name][1], length)
+            if name == "line":
+                shaped_start, shaped_length = line_spans(newline, generator)
+            elif name == "block":  # rows without a line start keep their random span
+                shaped_start, shaped_length, has_start = block_spans(newline, generator)
+                shaped_start = torch.where(has_start, shaped_start, start)
+                shaped_length = torch.where(has_start, shaped_length, length)
+            else:
+                continue
+            start = torch.where(shape == index, shaped_start, start)
+            length = torch.where(shape == index, shaped_length, length)
         return start, length
 
     def corrupt(self, tokens: Tensor, generator: torch.Generator) -> Corruption:
