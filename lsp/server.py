@@ -16,10 +16,14 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from completer.errors import Cancelled, CompleterError, ModelLoadError
+from lsp.postprocess import Edit
 from lsp.service import Completer
 from lsp.settings import Settings
 
 logger = logging.getLogger("completer.lsp")
+
+# Sent while a request is denoised when the client asked for drafts: {uri, version, position, text}.
+DRAFT = "completer/draft"
 
 
 class CompleterProtocol(LanguageServerProtocol):
@@ -110,8 +114,13 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
         ls.log(logging.WARNING, f"inlineCompletion for {uri}, which is not open: no suggestion")
         return None
     offset, position = cursor(document, params.position)
+
+    def send_draft(edit: Edit) -> None:
+        draft = {"uri": uri, "version": document.version, "position": {"line": position.line, "character": position.character}, "text": edit.text}
+        ls.protocol.notify(DRAFT, draft)
+
     try:
-        edit = await ls.completer.complete(uri, document.source, offset, document.language_id or "")
+        edit = await ls.completer.complete(uri, document.source, offset, document.language_id or "", on_draft=send_draft)
     except Cancelled:
         return None
     except CompleterError as error:
@@ -119,9 +128,11 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
         return types.InlineCompletionList(items=[])
     if edit is None:
         return types.InlineCompletionList(items=[])
+    # Always a range: without one VS Code takes the word at the cursor as the range and drops the item
+    # unless it starts with that word (after `math.pi|` or before `)`). Zero-width inserts at the cursor.
     replaced = document.source[offset : offset + edit.replace]
     end = types.Position(position.line, position.character + document.position_codec.client_num_units(replaced))
-    item = types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end) if edit.replace else None)
+    item = types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end))
     return types.InlineCompletionList(items=[item])
 
 

@@ -4,7 +4,8 @@ One model serves every document: calls to it are serialised by a lock and run
 in worker threads so the event loop keeps reading messages. A newer request for
 the same document supersedes older ones (they stop at the next denoising pass
 and answer null), repeats come from an LRU cache, and a suggestion the user
-is typing through is shortened instead of recomputed.
+is typing through is shortened instead of recomputed. While the model works,
+its drafts can be passed on, post-processed like the final suggestion.
 """
 
 import asyncio
@@ -20,6 +21,10 @@ from lsp.context import Context, build_context
 from lsp.memory import MISSING, LRUCache, Shown, typed_ahead
 from lsp.postprocess import Edit, finish
 from lsp.settings import Settings
+
+DRAFT_INTERVAL_S = 0.05  # at most one draft per 50 ms: enough to watch it refine, little traffic
+
+DraftCallback = Callable[[Edit], None]
 
 
 @dataclass
@@ -62,8 +67,12 @@ class Completer:
         self.shown.pop(uri, None)
         self.latest.pop(uri, None)
 
-    async def complete(self, uri: str, source: str, offset: int, language_id: str) -> Edit | None:
-        """The suggestion at `offset`, None when there is none; raises Cancelled when superseded or cancelled."""
+    async def complete(self, uri: str, source: str, offset: int, language_id: str, on_draft: DraftCallback | None = None) -> Edit | None:
+        """The suggestion at `offset`, None when there is none; raises Cancelled when superseded or cancelled.
+
+        With `settings.drafts`, `on_draft` is called on the event loop with each new draft of a
+        suggestion the model is still working on.
+        """
         self.counters.requests += 1
         number = self.latest[uri] = self.latest.get(uri, 0) + 1
         stop = threading.Event()
@@ -79,7 +88,7 @@ class Completer:
         if not self.settings.enabled(language_id):
             return None
         try:
-            return await self.compute(uri, source, offset, language_id, superseded)
+            return await self.compute(uri, source, offset, language_id, superseded, on_draft if self.settings.drafts else None)
         except asyncio.CancelledError:  # $/cancelRequest: let the worker stop at its next pass
             stop.set()
             self.counters.cancellations += 1
@@ -88,7 +97,8 @@ class Completer:
             self.counters.cancellations += 1
             raise
 
-    async def compute(self, uri: str, source: str, offset: int, language_id: str, superseded: Callable[[], bool]) -> Edit | None:
+    async def compute(self, uri: str, source: str, offset: int, language_id: str, superseded: Callable[[], bool],
+                      on_draft: DraftCallback | None) -> Edit | None:
         """Context, cache, model: the part of `complete` that can wait."""
         if self.loading is not None and not self.loading.done():
             await asyncio.wait([self.loading])
@@ -107,7 +117,8 @@ class Completer:
         if edit is not MISSING:
             self.counters.cache_hits += 1
         else:
-            text = await asyncio.get_running_loop().run_in_executor(self.executor, self.denoise, engine, ctx, superseded)
+            drafts = draft_relay(ctx, on_draft, superseded) if on_draft else None
+            text = await asyncio.get_running_loop().run_in_executor(self.executor, self.denoise, engine, ctx, superseded, drafts)
             edit = finish(text, ctx)
             self.cache.put(key, edit)
         if superseded():
@@ -116,7 +127,7 @@ class Completer:
             self.shown[uri] = Shown(source[:offset], source[offset:], edit)
         return edit
 
-    def denoise(self, engine: Engine, ctx: Context, should_stop: Callable[[], bool]) -> str:
+    def denoise(self, engine: Engine, ctx: Context, should_stop: Callable[[], bool], on_draft: Callable[[str], None] | None) -> str:
         """Run the model (worker thread, one at a time)."""
         with self.model_lock:
             if should_stop():
@@ -130,8 +141,28 @@ class Completer:
                     threshold=self.settings.threshold,
                     span=ctx.span,
                     should_stop=should_stop,
+                    on_draft=on_draft,
                 )
             finally:
                 self.counters.model_calls += 1
                 self.counters.model_ms += (time.perf_counter() - started) * 1000
             return completion.text
+
+
+def draft_relay(ctx: Context, on_draft: DraftCallback, superseded: Callable[[], bool]) -> Callable[[str], None]:
+    """The engine's draft callback (worker thread): post-process, drop repeats and bursts, hand over to the loop."""
+    loop = asyncio.get_running_loop()
+    last_sent, last_edit = float("-inf"), None
+
+    def relay(text: str) -> None:
+        nonlocal last_sent, last_edit
+        now = time.monotonic()
+        if now - last_sent < DRAFT_INTERVAL_S or superseded():
+            return
+        edit = finish(text, ctx)
+        if edit is None or edit == last_edit:
+            return
+        last_sent, last_edit = now, edit
+        loop.call_soon_threadsafe(on_draft, edit)
+
+    return relay

@@ -12,6 +12,7 @@ class Settings:
     context_tokens: int = 1024  # prefix + suffix window budget
     languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
+    drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, not self.listed_only)
@@ -33,6 +34,10 @@ class Settings:
             if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
                 raise ValueError(f"completer.threshold must be a number in (0, 1] or null, got {threshold!r}")
             changes["threshold"] = threshold
+        if "drafts" in options:
+            if not isinstance(options["drafts"], bool):
+                raise ValueError(f"completer.drafts must be true or false, got {options['drafts']!r}")
+            changes["drafts"] = options["drafts"]
         if "languages" in options:
             languages = options["languages"]
             if isinstance(languages, list) and all(isinstance(x, str) for x in languages):

@@ -52,8 +52,7 @@ async def test_mid_line_fill_is_one_line_inserted_at_the_cursor(client: Language
     assert isinstance(result, types.InlineCompletionList)
     for item in result.items:
         assert "\n" not in item.insert_text and item.insert_text.strip()
-        if item.range is not None:
-            assert item.range.start == types.Position(2, 19) and item.range.end.line == 2
+        assert item.range.start == types.Position(2, 19) and item.range.end.line == 2
 
 
 async def test_block_after_def_stays_inside_the_body(client: LanguageClient):
@@ -62,7 +61,7 @@ async def test_block_after_def_stays_inside_the_body(client: LanguageClient):
     result = await complete(client, uri, 1, 4)
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
     item = result.items[0]
-    assert item.range is None and item.insert_text.strip()
+    assert item.range == types.Range(types.Position(1, 4), types.Position(1, 4)) and item.insert_text.strip()
     for line in item.insert_text.split("\n")[1:]:
         assert not line.strip() or line.startswith("    "), "a block line left the body's indentation"
         assert "\t" not in line[: len(line) - len(line.lstrip())], "the document indents with spaces"
@@ -75,7 +74,7 @@ async def test_closing_brackets_right_of_the_cursor_are_never_doubled(client: La
     result = await complete(client, uri, line, character)
     original = text.split("\n")[line]
     for item in result.items:
-        end = item.range.end.character if item.range else character
+        end = item.range.end.character
         applied = original[:character] + item.insert_text + original[end:]
         assert scan_brackets(applied, "", "#")[2] is None, f"{applied!r} closes a bracket nothing opened"
         assert not applied.endswith(original[character:] * 2)

@@ -1,0 +1,64 @@
+"""The real language server with a scripted model, so editor tests judge the plugins, not a model's guesses.
+
+Everything a plugin talks to is the product: pygls, the handlers, ranges, post-processing, the
+cache, cancellation and `completer/draft` notifications. Only the engine is replaced: it answers
+from a JSON script instead of a checkpoint.
+
+    python -m tests.editors.scripted_server SCRIPT.json
+
+The script: {"start_delay_ms": 0, "exit_at_start": false, "rules": [RULE, ...]}, where a RULE is
+{"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
+The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
+callback `pause_ms` apart, then `text` is returned. No rule: an empty infill.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from completer.engine import Completion
+from completer.errors import Cancelled
+
+
+@dataclass
+class ScriptedEngine:
+    rules: list[dict]
+    name: str = "scripted"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def complete(self, prefix: str, suffix: str, *, should_stop: Callable[[], bool] | None = None,
+                 on_draft: Callable[[str], None] | None = None, **settings) -> Completion:
+        rule = next((r for r in self.rules if prefix.endswith(r["after"])), None)
+        if rule is None:
+            return Completion("", {"forward_passes": 1})
+        for draft in rule.get("drafts", []) + [None]:
+            time.sleep(rule.get("pause_ms", 0) / 1000)
+            if should_stop is not None and should_stop():
+                raise Cancelled("superseded by a newer request")
+            if draft is not None and on_draft is not None:
+                on_draft(draft)
+        return Completion(rule["text"], {"forward_passes": len(rule.get("drafts", [])) + 1})
+
+
+def main() -> None:
+    script = json.loads(Path(sys.argv[1]).read_text())
+    if script.get("exit_at_start"):
+        sys.exit(3)
+    time.sleep(script.get("start_delay_ms", 0) / 1000)
+    import lsp.service
+    from lsp.server import serve
+
+    engine = ScriptedEngine(script.get("rules", []))
+    lsp.service.Engine.load = staticmethod(lambda model=None: engine)  # the one seam: no checkpoint to load
+    serve("stdio")
+
+
+if __name__ == "__main__":
+    main()
