@@ -1,7 +1,8 @@
 /**
  * VS Code entry point: runs the completer language server and shows its
- * inline completions. The logic that does not need VS Code lives in
- * settings.ts, serverCommand.ts, restartPolicy.ts and status.ts.
+ * inline completions and, while the model works, its drafts. The logic that
+ * does not need VS Code lives in settings.ts, serverCommand.ts,
+ * restartPolicy.ts, status.ts and drafts.ts.
  */
 import * as os from "os";
 import * as vscode from "vscode";
@@ -13,6 +14,7 @@ import {
   State,
 } from "vscode-languageclient/node";
 import type { LanguageClientOptions, Middleware } from "vscode-languageclient/node";
+import { Draft, DRAFT_NOTIFICATION, draftFirstLine } from "./drafts";
 import { RestartPolicy } from "./restartPolicy";
 import { describeCommand, resolveServerCommand } from "./serverCommand";
 import { CompleterSettings, languageEnabled, PROCESS_SETTINGS, readSettings, serverSettings } from "./settings";
@@ -22,6 +24,15 @@ let client: LanguageClient | undefined;
 let output: vscode.LogOutputChannel;
 let status: Status;
 const restarts = new RestartPolicy();
+/** Bumped by every start, so a restart scheduled for an older server does nothing. */
+let generation = 0;
+/** The user typed before the server could answer: ask once it can, instead of waiting for the next key. */
+let typedWhileStarting = false;
+/** Requests in flight per document URI: a draft is shown only while its request runs. */
+const inFlight = new Map<string, number>();
+const draftDecoration = vscode.window.createTextEditorDecorationType({
+  after: { color: new vscode.ThemeColor("editorGhostText.foreground"), fontStyle: "italic" },
+});
 
 function currentSettings(): CompleterSettings {
   const config = vscode.workspace.getConfiguration("completer");
@@ -53,6 +64,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("completer.restart", () => restartServer()),
     vscode.commands.registerCommand("completer.showLog", () => output.show()),
     vscode.workspace.onDidChangeConfiguration((event) => onConfigurationChanged(event)),
+    vscode.workspace.onDidChangeTextDocument((event) => {
+      clearDraft();
+      if (client?.state !== State.Running && event.document === vscode.window.activeTextEditor?.document) {
+        typedWhileStarting = event.contentChanges.length > 0 || typedWhileStarting;
+      }
+    }),
+    vscode.window.onDidChangeTextEditorSelection(() => clearDraft()),
+    draftDecoration,
   );
   await startServer();
 }
@@ -83,6 +102,7 @@ async function restartServer(): Promise<void> {
 }
 
 async function stopServer(): Promise<void> {
+  generation++; // a restart scheduled for the old server must not start a second one
   const stopping = client;
   client = undefined;
   if (stopping?.needsStop()) {
@@ -93,31 +113,45 @@ async function stopServer(): Promise<void> {
 async function startServer(): Promise<void> {
   const settings = currentSettings();
   const server = resolveServerCommand(settings, os.homedir());
+  const started = ++generation;
   output.info(`Starting the server: ${describeCommand(server)}`);
   status.setServer({ kind: "starting" });
-  client = new LanguageClient(
+  const starting = new LanguageClient(
     "completer",
     "Completer",
     { command: server.command, args: server.args },
-    clientOptions(),
+    clientOptions(started),
   );
-  client.onDidChangeState((change) => {
+  client = starting;
+  starting.onDidChangeState((change) => {
     if (change.newState === State.Running) {
       restarts.started(Date.now());
       status.setServer({ kind: "ready" });
     }
   });
+  starting.onNotification(DRAFT_NOTIFICATION, (draft: Draft) => showDraft(draft));
   try {
-    await client.start();
+    await starting.start();
   } catch (error) {
-    const message = `could not start "${describeCommand(server)}": ${errorText(error)}`;
-    output.error(message);
-    status.setServer({ kind: "error", message });
-    showError(`${message}. Set "completer.serverPath" or "completer.pythonPath".`);
+    const command = describeCommand(server);
+    if (errorText(error).startsWith("Launching server using")) {
+      // vscode-languageclient's words for a spawn that failed (ENOENT, EACCES): retrying cannot help
+      const message = `could not start "${command}": ${errorText(error)}`;
+      output.error(message);
+      status.setServer({ kind: "error", message });
+      showError(`${message}. Set "completer.serverPath" or "completer.pythonPath".`);
+      return;
+    }
+    serverStopped(started, `could not start "${command}": ${errorText(error)}`);
+    return;
   }
+  if (typedWhileStarting && currentSettings().automatic) {
+    void vscode.commands.executeCommand("editor.action.inlineSuggest.trigger");
+  }
+  typedWhileStarting = false;
 }
 
-function clientOptions(): LanguageClientOptions {
+function clientOptions(started: number): LanguageClientOptions {
   return {
     documentSelector: [{ scheme: "file" }, { scheme: "untitled" }],
     // A function, so a restart after a crash sends the settings of that moment.
@@ -125,14 +159,25 @@ function clientOptions(): LanguageClientOptions {
     outputChannel: output,
     middleware: inlineCompletionMiddleware,
     initializationFailedHandler: () => false,
+    // Both handled here: the client's own handling pops up raw errors (EPIPE) and restarts without back-off.
     errorHandler: {
-      error: () => ({ action: ErrorAction.Continue }),
-      closed: () => onServerClosed(),
+      error: (error) => {
+        output.warn(`connection error: ${error.message}`);
+        return { action: ErrorAction.Continue, handled: true };
+      },
+      closed: () => {
+        serverStopped(started, "the server stopped unexpectedly");
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
     },
   };
 }
 
-/** Filters by language and enable flag, and feeds the status bar with working/latency. */
+/**
+ * Filters by language and enable flag, gives every item a range (without one VS Code takes the
+ * word at the cursor as the range and drops items that do not start with it), and feeds the
+ * status bar with working, latency and empty results.
+ */
 const inlineCompletionMiddleware: Middleware = {
   async provideInlineCompletionItems(document, position, context, token, next) {
     const settings = currentSettings();
@@ -142,35 +187,78 @@ const inlineCompletionMiddleware: Middleware = {
     if (!settings.automatic && context.triggerKind === vscode.InlineCompletionTriggerKind.Automatic) {
       return null;
     }
+    const uri = document.uri.toString();
+    inFlight.set(uri, (inFlight.get(uri) ?? 0) + 1);
     status.requestStarted();
     const startedAt = performance.now();
     let latencyMs: number | null = null;
+    let empty = false;
     try {
       const result = await next(document, position, context, token);
+      const items = result ? (Array.isArray(result) ? result : result.items) : [];
+      for (const item of items) {
+        item.range ??= new vscode.Range(position, position);
+      }
       if (!token.isCancellationRequested) {
         latencyMs = performance.now() - startedAt;
+        empty = items.length === 0;
       }
       return result;
     } finally {
-      status.requestFinished(latencyMs);
+      inFlight.set(uri, (inFlight.get(uri) ?? 1) - 1);
+      clearDraft();
+      status.requestFinished(latencyMs, empty);
     }
   },
 };
 
-async function onServerClosed(): Promise<{ action: CloseAction; message?: string; handled: boolean }> {
+/** A draft for the cursor of the active editor, while its request still runs: ghost-coloured text after the cursor. */
+function showDraft(draft: Draft): void {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || !currentSettings().drafts || !(inFlight.get(draft.uri) ?? 0)) {
+    return;
+  }
+  const cursor = editor.selection.active;
+  const document = editor.document;
+  if (document.uri.toString() !== draft.uri || document.version !== draft.version) {
+    return;
+  }
+  if (cursor.line !== draft.position.line || cursor.character !== draft.position.character) {
+    return;
+  }
+  editor.setDecorations(draftDecoration, [
+    { range: new vscode.Range(cursor, cursor), renderOptions: { after: { contentText: draftFirstLine(draft.text) } } },
+  ]);
+}
+
+function clearDraft(): void {
+  for (const editor of vscode.window.visibleTextEditors) {
+    editor.setDecorations(draftDecoration, []);
+  }
+}
+
+/** The server of generation `started` is gone: restart it after a growing delay, or give up and say why. */
+function serverStopped(started: number, reason: string): void {
+  if (started !== generation) {
+    return; // already handled (a failed start also closes the connection) or replaced by a restart
+  }
+  generation++;
+  output.error(reason);
   const delayMs = restarts.nextDelay(Date.now());
   if (delayMs === null) {
-    const message = "the server keeps crashing; run \"Completer: Restart Server\" after fixing it (see the log)";
+    const message = `${reason}; it keeps failing, so it is not restarted. Run "Completer: Restart Server" after fixing it (see the log)`;
     status.setServer({ kind: "error", message });
     showError(`${message}.`);
-    return { action: CloseAction.DoNotRestart, message, handled: true };
+    return;
   }
-  const message = `the server stopped unexpectedly; restarting in ${delayMs / 1000} s`;
+  output.info(`restarting the server in ${delayMs / 1000} s`);
   status.setServer({ kind: "restarting", delayMs });
-  vscode.window.showWarningMessage(`Completer: ${message}.`);
-  await new Promise((resolve) => setTimeout(resolve, delayMs));
-  status.setServer({ kind: "starting" });
-  return { action: CloseAction.Restart, message, handled: true };
+  const scheduled = generation;
+  setTimeout(() => {
+    if (scheduled === generation) {
+      void startServer();
+    }
+  }, delayMs);
 }
 
 /** Not awaited: activation and the close handler must not wait for the user to click. */

@@ -16,6 +16,8 @@ export interface CompleterSettings {
   threshold: number | null;
   /** VS Code language ids that get suggestions; "*" means every language. */
   languages: string[];
+  /** Show the model's drafts as ghost text that refines in place while it works. */
+  drafts: boolean;
   serverPath: string;
   serverArgs: string[];
   /** When set, the server runs as `<pythonPath> -m lsp --stdio` instead of serverPath. */
@@ -33,6 +35,7 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
     "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
     "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php", "lua", "shellscript",
   ],
+  drafts: true,
   serverPath: "completer",
   serverArgs: ["serve", "--stdio"],
   pythonPath: "",
@@ -55,6 +58,7 @@ export interface ServerSettings {
   maxTokens: number;
   threshold: number | null;
   languages: string[];
+  drafts: boolean;
 }
 
 export function serverSettings(settings: CompleterSettings): ServerSettings {
@@ -63,6 +67,7 @@ export function serverSettings(settings: CompleterSettings): ServerSettings {
     maxTokens: settings.maxTokens,
     threshold: settings.threshold,
     languages: settings.languages,
+    drafts: settings.drafts,
   };
 }
 

@@ -19,6 +19,7 @@ export class Status {
   private server: ServerState = { kind: "starting" };
   private inFlight = 0;
   private lastLatencyMs: number | null = null;
+  private lastWasEmpty = false;
 
   constructor(private enabled: boolean, private readonly onChange: (view: StatusView) => void) {}
 
@@ -40,11 +41,15 @@ export class Status {
     this.changed();
   }
 
-  /** latencyMs is null for a request that was cancelled or failed: it says nothing about speed. */
-  requestFinished(latencyMs: number | null): void {
+  /**
+   * latencyMs is null for a request that was cancelled or failed: it says nothing about speed.
+   * empty: the request ran and came back with nothing to show, which the user cannot see otherwise.
+   */
+  requestFinished(latencyMs: number | null, empty = false): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
     if (latencyMs !== null) {
       this.lastLatencyMs = latencyMs;
+      this.lastWasEmpty = empty;
     }
     this.changed();
   }
@@ -69,9 +74,18 @@ export class Status {
     if (this.inFlight > 0) {
       return { text: "$(loading~spin) Completer", tooltip: `Completer: working. ${toggleHint}`, isError: false };
     }
-    const latency = this.lastLatencyMs === null ? "" : ` ${Math.round(this.lastLatencyMs)} ms`;
-    const tooltip = this.lastLatencyMs === null ? "Completer: ready" : `Completer: ready, last suggestion took${latency}`;
-    return { text: `$(sparkle) Completer${latency}`, tooltip: `${tooltip}. ${toggleHint}`, isError: false };
+    if (this.lastLatencyMs === null) {
+      return { text: "$(sparkle) Completer", tooltip: `Completer: ready. ${toggleHint}`, isError: false };
+    }
+    const ms = `${Math.round(this.lastLatencyMs)} ms`;
+    if (this.lastWasEmpty) {
+      return {
+        text: `$(sparkle) Completer: no suggestion (${ms})`,
+        tooltip: `Completer: ready; the last request (${ms}) came back with no suggestion. ${toggleHint}`,
+        isError: false,
+      };
+    }
+    return { text: `$(sparkle) Completer ${ms}`, tooltip: `Completer: ready, last suggestion took ${ms}. ${toggleHint}`, isError: false };
   }
 
   private changed(): void {

@@ -29,12 +29,13 @@ test("serverSettings sends an empty model as null so the server picks its bundle
     maxTokens: 64,
     threshold: 0.9,
     languages: DEFAULT_SETTINGS.languages,
+    drafts: true,
   });
 });
 
 test("serverSettings keeps only what the server reads and trims the model path", () => {
   const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", threshold: null });
-  assert.deepEqual(Object.keys(sent).sort(), ["languages", "maxTokens", "model", "threshold"]);
+  assert.deepEqual(Object.keys(sent).sort(), ["drafts", "languages", "maxTokens", "model", "threshold"]);
   assert.equal(sent.model, "/models/tiny");
   assert.equal(sent.threshold, null);
 });

@@ -55,3 +55,18 @@ test("disabling shows the disabled state and the click hint to enable again", ()
   assert.equal(status.view().text, "$(circle-slash) Completer");
   assert.match(status.view().tooltip, /Click to enable/);
 });
+
+test("a request that came back empty says so, and the next suggestion clears it", () => {
+  const { status } = tracked();
+  status.setServer({ kind: "ready" });
+  status.requestStarted();
+  status.requestFinished(80, true);
+  assert.equal(status.view().text, "$(sparkle) Completer: no suggestion (80 ms)");
+  assert.match(status.view().tooltip, /came back with no suggestion/);
+  status.requestStarted();
+  status.requestFinished(null, true); // cancelled: says nothing
+  assert.equal(status.view().text, "$(sparkle) Completer: no suggestion (80 ms)");
+  status.requestStarted();
+  status.requestFinished(60, false);
+  assert.equal(status.view().text, "$(sparkle) Completer 60 ms");
+});
