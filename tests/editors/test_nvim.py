@@ -1,32 +1,49 @@
-"""completer.nvim in a headless Neovim (0.7.2 in CI) driving the real language server.
+"""completer.nvim in three real Neovims (0.7.2, 0.11.4, 0.12-dev), each in a tmux pane, on the scripted server.
 
-Keys go through nvim.input() so they pass the main loop as typed and the
-insert-mode autocommands run, as they do for a person at the keyboard.
+The server is the real language server with a scripted model (tests/editors/scripted_server.py),
+so the tests judge the plugin: where ghost text lands on the screen, its colour, every key, drafts,
+start-up and :CompleterStatus. Keys go through nvim.input() so they pass the main loop as typed and
+the insert-mode autocommands run; the screen is read back from tmux with its colours, as a person
+in a terminal without 'termguicolors' (tmux's default) sees it. 0.12 runs Neovim's own
+vim.lsp.inline_completion path; the others the plugin's.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pynvim
 import pytest
 
-from tests.helpers import make_tiny_checkpoint
+from tests.editors.installed import NEOVIMS
 
 PLUGIN = Path(__file__).resolve().parents[2] / "editors" / "nvim"
-WAIT_S = 120.0
+REPO = Path(__file__).resolve().parents[2]
+WAIT_S = 20.0
+RULES = [
+    {"after": "math.pi", "text": " * r ** 2"},
+    {"after": "abs(", "text": "x - 1"},
+    {"after": "return ", "text": "a + b"},
+    {"after": "total = ", "text": "sum(values) + 1"},
+    {"after": "def pair():\n    ", "text": "a = 1\n    return a"},
+    {"after": "slow = ", "text": "compute(1, 2)", "drafts": ["compute", "compute(1"], "pause_ms": 700},
+]
 
-pytestmark = pytest.mark.skipif(shutil.which("nvim") is None, reason="nvim not installed (apt-get install -y neovim)")
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (apt-get install -y tmux)")
 
 
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + WAIT_S
+def wait_for(check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
@@ -35,127 +52,232 @@ def wait_for(check: Callable[[], Any], what: str) -> Any:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_nvim(folder: Path, options: dict) -> tuple[pynvim.Nvim, subprocess.Popen]:
+@dataclass
+class Editor:
+    """One Neovim in a tmux pane: driven through its socket, seen through tmux."""
+
+    nvim: pynvim.Nvim
+    session: str
+    version: str
+
+    def screen_line(self, needle: str) -> list[tuple[str, set[str]]]:
+        """The screen row holding `needle`, as (character, SGR attributes in effect) pairs."""
+        dump = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", self.session], capture_output=True, text=True, check=True).stdout
+        for row in dump.split("\n"):
+            cells = parse_sgr(row)
+            if needle in "".join(ch for ch, _ in cells):
+                return cells
+        return []
+
+    def screen_text(self, needle: str) -> str:
+        return "".join(ch for ch, _ in self.screen_line(needle)).rstrip()
+
+    def buffer_text(self) -> str:
+        return "\n".join(self.nvim.current.buffer[:])
+
+    def status(self) -> dict:
+        return self.nvim.exec_lua("return require('completer').status()")
+
+
+def parse_sgr(row: str) -> list[tuple[str, set[str]]]:
+    """Characters of one captured row with the SGR codes set when each was drawn (reset by 0 or an empty code)."""
+    cells, attrs = [], set()
+    for escape, text in re.findall(r"(\x1b\[[0-9;]*m)?([^\x1b]*)", row):
+        if escape:
+            codes = escape[2:-1].split(";")
+            if codes == [""] or "0" in codes[:1]:
+                attrs = set()
+                codes = codes[1:]
+            attrs |= {code for code in codes if code}
+        cells += [(ch, set(attrs)) for ch in text]
+    return cells
+
+
+def is_ghost(attrs: set[str]) -> bool:
+    """CompleterGhost: italic (3) in a foreground colour of its own."""
+    return "3" in attrs and any(code.startswith(("3", "9")) and code != "3" for code in attrs)
+
+
+def start_editor(folder: Path, version: str, options: dict, script: dict) -> Editor:
+    binary = NEOVIMS[version]
+    session = f"completer-{uuid.uuid4().hex[:8]}"
     socket = folder / "nvim.sock"
-    process = subprocess.Popen(["nvim", "--headless", "--clean", "-n", "--listen", str(socket)], cwd=folder,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    (folder / "script.json").write_text(json.dumps(script))
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "30", "-c", str(folder),
+                    f"PYTHONPATH={REPO} {binary} --clean -n --listen {socket}"], check=True)
     wait_for(socket.exists, "the Neovim socket")
     nvim = pynvim.attach("socket", path=str(socket))
     nvim.command(f"set runtimepath^={PLUGIN}")
     nvim.command("filetype on")
-    nvim.exec_lua("require('completer').setup(...)", options)
-    return nvim, process
+    nvim.command("syntax off")  # the only colours on screen are the plugin's
+    nvim.command("set cmdheight=2")  # no hit-enter prompt for a long message: it would block the test's commands
+    server = [sys.executable, "-m", "tests.editors.scripted_server", str(folder / "script.json")]
+    nvim.exec_lua("require('completer').setup(...)", {"cmd": server, "debounce_ms": 20, **options})
+    return Editor(nvim, session, version)
 
 
-def stop_nvim(nvim: pynvim.Nvim, process: subprocess.Popen) -> None:
-    nvim.close()
-    process.kill()
-    process.wait()
-
-
-@pytest.fixture(scope="module")
-def nvim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[pynvim.Nvim]:
-    model = make_tiny_checkpoint(tmp_path_factory.mktemp("model"))
-    folder = tmp_path_factory.mktemp("nvim")
-    options = {"cmd": [sys.executable, "-m", "lsp", "--stdio"], "model": str(model), "max_tokens": 8, "debounce_ms": 20}
-    nvim, process = start_nvim(folder, options)
-    nvim.command(f"cd {folder}")
-    yield nvim
-    stop_nvim(nvim, process)
-
-
-def namespace(nvim: pynvim.Nvim) -> int:
-    return nvim.exec_lua("return require('completer.ghost').namespace")
-
-
-def shown(nvim: pynvim.Nvim) -> str | None:
-    """The ghost text on screen: the first line's virtual text, then each virtual line."""
-    marks = nvim.api.buf_get_extmarks(0, namespace(nvim), 0, -1, {"details": True})
-    if not marks:
-        return None
-    details = marks[0][3]
-    lines = ["".join(chunk[0] for chunk in details["virt_text"])]
-    lines += ["".join(chunk[0] for chunk in line) for line in details.get("virt_lines", [])]
-    return "\n".join(lines)
-
-
-def open_python(nvim: pynvim.Nvim, name: str, lines: list[str]) -> None:
-    nvim.input("<Esc>")
-    nvim.command(f"edit {name}")
-    nvim.current.buffer[:] = lines
-    wait_for(lambda: nvim.exec_lua("return require('completer').status().running"), "the server to initialize")
-
-
-def type_until_suggestion(nvim: pynvim.Nvim, keys: str) -> str:
-    nvim.input(keys)
-    return wait_for(lambda: shown(nvim), "ghost text")
-
-
-def buffer_text(nvim: pynvim.Nvim) -> str:
-    return "\n".join(nvim.current.buffer[:])
-
-
-def on_screen(nvim: pynvim.Nvim, text: str) -> str:
-    """How Neovim displays text (control characters as ^X), which is what the extmark holds."""
-    return "\n".join(nvim.funcs.strtrans(line) for line in text.split("\n"))
-
-
-def test_tab_inserts_exactly_the_shown_suggestion_at_the_cursor(nvim: pynvim.Nvim) -> None:
-    open_python(nvim, "accept.py", ["def add(a, b):", "    return"])
-    ghost = type_until_suggestion(nvim, "GA a")
-    before = buffer_text(nvim)
-    nvim.input("<Tab>")
-    after = wait_for(lambda: buffer_text(nvim) if buffer_text(nvim) != before else None, "the accepted text")
-    assert after.startswith(before)
-    assert on_screen(nvim, after[len(before):]) == ghost
-    assert nvim.api.get_mode()["mode"] == "i"
-    row, col = nvim.current.window.cursor
-    assert row == len(nvim.current.buffer)
-    assert col == len(nvim.current.buffer[-1].encode())
-
-
-def test_accept_word_inserts_the_first_word_and_keeps_the_rest_shown(nvim: pynvim.Nvim) -> None:
-    open_python(nvim, "word.py", ["def add(a, b):", "    return"])
-    ghost = type_until_suggestion(nvim, "GA a")
-    before = buffer_text(nvim)
-    nvim.input("<M-Right>")
-    after = wait_for(lambda: buffer_text(nvim) if buffer_text(nvim) != before else None, "the accepted word")
-    word = on_screen(nvim, after[len(before):])
-    assert ghost.startswith(word) and word != ghost
-    assert shown(nvim) == ghost[len(word):]
-
-
-def test_moving_the_cursor_dismisses_the_suggestion(nvim: pynvim.Nvim) -> None:
-    open_python(nvim, "move.py", ["def add(a, b):", "    return"])
-    type_until_suggestion(nvim, "GA a")
-    before = buffer_text(nvim)
-    nvim.input("<Left>")
-    wait_for(lambda: shown(nvim) is None, "the ghost text to go")
-    assert buffer_text(nvim) == before
-
-
-def test_leaving_insert_mode_dismisses_the_suggestion(nvim: pynvim.Nvim) -> None:
-    open_python(nvim, "escape.py", ["def add(a, b):", "    return"])
-    type_until_suggestion(nvim, "GA a")
-    nvim.input("<Esc>")
-    wait_for(lambda: shown(nvim) is None, "the ghost text to go")
-
-
-def test_tab_without_a_suggestion_inserts_a_tab(nvim: pynvim.Nvim) -> None:
-    nvim.command("CompleterToggle")
+def stop_editor(editor: Editor) -> None:
     try:
-        open_python(nvim, "plain.py", ["x = 1"])
-        nvim.command("setlocal noexpandtab softtabstop=0")
-        nvim.input("GA<Tab>y")
-        wait_for(lambda: nvim.current.buffer[0] == "x = 1\ty", "the typed tab")
-        assert shown(nvim) is None
+        editor.nvim.close()
     finally:
-        nvim.command("CompleterToggle")
+        subprocess.run(["tmux", "kill-session", "-t", editor.session], check=False)
 
 
-def test_missing_server_gives_one_clear_message_and_health_names_it(tmp_path: Path) -> None:
-    nvim, process = start_nvim(tmp_path, {"cmd": ["completer-not-installed", "serve", "--stdio"]})
+@pytest.fixture(scope="module", params=sorted(NEOVIMS))
+def editor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Editor]:
+    if NEOVIMS[request.param] is None:
+        pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
+    editor = start_editor(tmp_path_factory.mktemp(f"nvim-{request.param}"), request.param, {}, {"rules": RULES})
+    yield editor
+    stop_editor(editor)
+
+
+def open_python(editor: Editor, name: str, lines: list[str]) -> None:
+    editor.nvim.input("<Esc>")
+    editor.nvim.command(f"edit {name}")
+    editor.nvim.current.buffer[:] = lines
+    wait_for(lambda: editor.status()["running"], "the server to initialize")
+
+
+def type_until_ghost(editor: Editor, keys: str, line_start: str, ghost: str) -> list[tuple[str, set[str]]]:
+    """Type `keys`, then wait until the row starting `line_start` shows `ghost` in ghost colours."""
+    editor.nvim.input(keys)
+
+    def ghost_shown():
+        cells = editor.screen_line(line_start)
+        shown = "".join(ch for ch, attrs in cells if is_ghost(attrs))
+        return cells if shown == ghost else None
+
     try:
+        return wait_for(ghost_shown, f"ghost text {ghost!r} on {line_start!r}")
+    except AssertionError as error:
+        marks = editor.nvim.exec_lua("return vim.api.nvim_buf_get_extmarks(0, -1, 0, -1, { details = true })")
+        raise AssertionError(f"{error}; the screen shows {editor.screen_line(line_start)!r}; extmarks {marks}") from None
+
+
+@pytest.mark.parametrize(("typed", "keys", "ghost", "screen", "accepted"), [
+    ("x = math", "GA.pi", " * r ** 2", "x = math.pi * r ** 2", "x = math.pi * r ** 2"),
+    ("y = abs)", "G$i(", "x - 1", "y = abs(x - 1)", "y = abs(x - 1)"),
+    ("    return", "GA ", "a + b", "    return a + b", "    return a + b"),
+], ids=["after-identifier", "mid-line", "after-space"])
+def test_ghost_text_shows_in_place_in_its_colour_and_tab_inserts_exactly_it(editor: Editor, typed, keys, ghost, screen, accepted):
+    open_python(editor, f"place_{abs(hash(typed))}.py", ["def f(a, b, r, x):", typed])
+    cells = type_until_ghost(editor, keys, screen[:6], ghost)
+    assert "".join(ch for ch, _ in cells).rstrip() == screen  # the rest of the line stays right of the ghost text
+    assert not any(is_ghost(attrs) for ch, attrs in cells[: screen.index(ghost)])
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.nvim.current.buffer[1] == accepted, f"the accepted line {accepted!r}")
+    assert editor.nvim.api.get_mode()["mode"] == "i"
+    assert tuple(editor.nvim.current.window.cursor) == (2, len(screen) - len(screen.split(ghost, 1)[1]))
+
+
+def test_accept_word_inserts_the_first_word_and_the_rest_stays_shown(editor: Editor):
+    open_python(editor, "word.py", ["values = [1, 2]", "total"])
+    type_until_ghost(editor, "GA = ", "total", "sum(values) + 1")
+    editor.nvim.input("<M-Right>")
+    wait_for(lambda: editor.nvim.current.buffer[1] == "total = sum", "the accepted word")
+    type_until_ghost(editor, "", "total", "(values) + 1")
+
+
+def test_accept_line_inserts_one_line_of_a_block(editor: Editor):
+    open_python(editor, "line.py", ["def pair():", "    "])
+    type_until_ghost(editor, "GA<M-\\>", "a = 1", "a = 1")
+    editor.nvim.input("<M-C-Right>")
+    wait_for(lambda: editor.nvim.current.buffer[1:3] == ["    a = 1", ""], "the accepted line")
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.buffer_text() == "def pair():\n    a = 1\n    return a", "the rest of the block")
+
+
+def test_dismiss_then_trigger_brings_the_suggestion_back(editor: Editor):
+    open_python(editor, "keys.py", ["def f(a, b):", "    return"])
+    type_until_ghost(editor, "GA ", "    return", "a + b")
+    editor.nvim.input("<C-]>")
+    wait_for(lambda: editor.screen_text("    return") == "    return", "the ghost text to go")
+    assert editor.nvim.current.buffer[1] == "    return "
+    editor.nvim.input("<M-\\>")
+    type_until_ghost(editor, "", "    return", "a + b")
+
+
+def test_moving_the_cursor_or_leaving_insert_mode_dismisses(editor: Editor):
+    open_python(editor, "move.py", ["def f(a, b):", "    return"])
+    type_until_ghost(editor, "GA ", "    return", "a + b")
+    editor.nvim.input("<Left>")
+    wait_for(lambda: editor.screen_text("    return") == "    return", "the ghost text to go after <Left>")
+    type_until_ghost(editor, "<Right>x<BS>", "    return", "a + b")
+    editor.nvim.input("<Esc>")
+    wait_for(lambda: editor.screen_text("    return") == "    return", "the ghost text to go after <Esc>")
+    assert editor.nvim.current.buffer[1] == "    return "
+
+
+def test_a_draft_refines_in_place_and_the_final_suggestion_replaces_it(editor: Editor):
+    open_python(editor, "draft.py", ["slow"])
+    seen = []
+
+    def final_shown():
+        text = "".join(ch for ch, attrs in editor.screen_line("slow") if is_ghost(attrs))
+        if text and (not seen or seen[-1] != text):
+            seen.append(text)
+        return text == "compute(1, 2)"
+
+    editor.nvim.input("GA = ")
+    wait_for(final_shown, f"the final suggestion (seen {seen})")
+    assert seen[0] in ("compute", "compute(1") and seen[-1] == "compute(1, 2)", seen
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.nvim.current.buffer[0] == "slow = compute(1, 2)", "the accepted final suggestion")
+
+
+def test_status_shows_the_latency_and_an_empty_result(editor: Editor):
+    open_python(editor, "status.py", ["nothing"])
+    editor.nvim.input("GA = ")
+    wait_for(lambda: editor.status()["last_result"] == "empty", "an empty result")
+    editor.nvim.input("<M-\\>")
+    wait_for(lambda: "no suggestion here" in editor.nvim.api.exec("messages", True), "the trigger's message")
+    report = editor.nvim.api.exec("CompleterStatus", True)
+    assert re.search(r"last latency: \d+ ms", report) and "last result: no suggestion" in report, report
+
+
+def test_tab_without_a_suggestion_inserts_a_tab(editor: Editor):
+    editor.nvim.command("CompleterToggle")
+    try:
+        open_python(editor, "plain.py", ["x = 1"])
+        editor.nvim.command("setlocal noexpandtab softtabstop=0")
+        editor.nvim.input("GA<Tab>y")
+        wait_for(lambda: editor.nvim.current.buffer[0] == "x = 1\ty", "the typed tab")
+    finally:
+        editor.nvim.command("CompleterToggle")
+
+
+def test_no_deprecated_calls(editor: Editor):
+    if editor.version == "0.7":
+        pytest.skip("0.7 has no vim.deprecated health check")
+    editor.nvim.command("checkhealth vim.deprecated")
+    report = "\n".join(editor.nvim.current.buffer[:])
+    assert "completer" not in report, report
+    editor.nvim.command("bwipeout!")
+
+
+@pytest.mark.parametrize("version", sorted(NEOVIMS))
+def test_keystrokes_typed_while_the_server_starts_get_a_suggestion(version: str, tmp_path: Path):
+    if NEOVIMS[version] is None:
+        pytest.skip(f"Neovim {version} is not installed (bash scripts/install_editors.sh)")
+    editor = start_editor(tmp_path, version, {}, {"rules": RULES, "start_delay_ms": 1500})
+    try:
+        editor.nvim.command("edit early.py")
+        editor.nvim.current.buffer[:] = ["def f(a, b):", "    return"]
+        editor.nvim.input("GA ")
+        assert not editor.status()["running"]
+        type_until_ghost(editor, "", "    return", "a + b")
+    finally:
+        stop_editor(editor)
+
+
+@pytest.mark.parametrize("version", sorted(NEOVIMS))
+def test_missing_server_gives_one_clear_message_and_health_names_it(version: str, tmp_path: Path):
+    if NEOVIMS[version] is None:
+        pytest.skip(f"Neovim {version} is not installed (bash scripts/install_editors.sh)")
+    editor = start_editor(tmp_path, version, {"cmd": ["completer-not-installed", "serve", "--stdio"]}, {})
+    try:
+        nvim = editor.nvim
         nvim.command("edit one.py")
         nvim.command("edit two.py")
         nvim.input("ia<Esc>")
@@ -167,4 +289,4 @@ def test_missing_server_gives_one_clear_message_and_health_names_it(tmp_path: Pa
         assert 'server command "completer-not-installed" not found' in report
         assert "last error: completer: server command" in report
     finally:
-        stop_nvim(nvim, process)
+        stop_editor(editor)

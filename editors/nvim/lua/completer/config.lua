@@ -26,23 +26,34 @@ M.defaults = {
   },
   -- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false forces the plugin's.
   native = true,
+  -- While the model works, show its draft as ghost text (CompleterDraft) that refines in place.
+  drafts = true,
   enabled = true,
 }
 
 M.options = vim.deepcopy(M.defaults)
 
+--- vim.validate's one-argument form on 0.11+ (the table form is deprecated there), the table form before.
+local function validate(name, value, check, message)
+  if vim.fn.has("nvim-0.11") == 1 then
+    vim.validate(name, value, check, type(check) == "string", message)
+  else
+    vim.validate({ [name] = { value, check, message or true } })
+  end
+end
+
 --- Lists (cmd, filetypes) replace the defaults whole; keymaps merge key by key.
 function M.apply(user)
   user = user or {}
-  vim.validate({
-    cmd = { user.cmd, "table", true },
-    model = { user.model, "string", true },
-    max_tokens = { user.max_tokens, "number", true },
-    threshold = { user.threshold, function(v) return v == nil or v == false or type(v) == "number" end, "a number or false" },
-    debounce_ms = { user.debounce_ms, "number", true },
-    filetypes = { user.filetypes, "table", true },
-    keymaps = { user.keymaps, "table", true },
-  })
+  for _, key in ipairs({ "cmd", "filetypes", "keymaps" }) do
+    validate(key, user[key], "table")
+  end
+  for _, key in ipairs({ "max_tokens", "debounce_ms" }) do
+    validate(key, user[key], "number")
+  end
+  validate("model", user.model, "string")
+  validate("drafts", user.drafts, "boolean")
+  validate("threshold", user.threshold, function(v) return v == nil or v == false or type(v) == "number" end, "a number or false")
   local options = vim.tbl_extend("force", vim.deepcopy(M.defaults), user)
   options.keymaps = vim.tbl_extend("force", M.defaults.keymaps, user.keymaps or {})
   M.options = options
@@ -62,6 +73,7 @@ function M.server_settings()
     maxTokens = options.max_tokens,
     threshold = options.threshold or vim.NIL,
     languages = options.filetypes,
+    drafts = options.drafts,
   }
 end
 

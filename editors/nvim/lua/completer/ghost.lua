@@ -1,35 +1,51 @@
--- Ghost text: a suggestion drawn with extmarks, first line beside the cursor, the rest below it.
+-- Ghost text: a suggestion (or a draft of one) drawn with extmarks, first line at the cursor, the rest below.
 local M = {}
 
 M.namespace = vim.api.nvim_create_namespace("completer")
 
--- Inline virtual text (0.10+) pushes the rest of the line right; before that, text after
--- the cursor would be painted over, so the first line goes to the end of the line instead.
+-- Inline virtual text (0.10+) pushes the rest of the line right. Before that, an overlay at the
+-- cursor paints over the text right of it, so the overlay carries that text again after the
+-- suggestion: the line looks as it will after accepting.
 local has_inline = vim.fn.has("nvim-0.10") == 1
 
-vim.cmd("highlight default link CompleterGhost Comment")
+--- Colours of their own, for cterm too: from 0.10 the default scheme gives `Comment` no cterm
+--- colour, so without 'termguicolors' (tmux's default) a suggestion would look like typed code.
+--- Neovim's own inline completion (0.12) draws with ComplHint, which has the same gap.
+function M.define_highlights()
+  vim.cmd("highlight default CompleterGhost ctermfg=8 guifg=#808080 cterm=italic gui=italic")
+  vim.cmd("highlight default link CompleterDraft CompleterGhost")
+  if vim.fn.hlexists("ComplHint") == 1 and vim.fn.synIDattr(vim.fn.synIDtrans(vim.fn.hlID("ComplHint")), "fg", "cterm") == "" then
+    vim.cmd("highlight! link ComplHint CompleterGhost")
+  end
+end
 
-function M.show(bufnr, row, col, text)
+M.define_highlights()
+
+--- Draws `text` at (row, col); `replace_end` is where the text it replaces on that line ends.
+function M.show(bufnr, row, col, text, replace_end, group)
   M.clear(bufnr)
+  group = group or "CompleterGhost"
+  replace_end = replace_end or col
   local lines = vim.split(text, "\n", { plain = true })
   local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1]
-  local position
-  if has_inline then
-    position = "inline"
-  elseif col >= #line then
+  local first = { { lines[1], group } }
+  local position = "inline"
+  if not has_inline or replace_end > col then
     position = "overlay"
-  else
-    position = "eol"
+    local rest = line:sub(replace_end + 1)
+    if rest ~= "" then
+      first[#first + 1] = { rest, "Normal" }
+    end
   end
   local below = {}
   for i = 2, #lines do
-    below[#below + 1] = { { lines[i], "CompleterGhost" } }
+    below[#below + 1] = { { lines[i], group } }
   end
   vim.api.nvim_buf_set_extmark(bufnr, M.namespace, row, col, {
-    virt_text = { { lines[1], "CompleterGhost" } },
+    virt_text = first,
     virt_text_pos = position,
     virt_lines = #below > 0 and below or nil,
-    hl_mode = "combine",
+    hl_mode = "replace", -- "combine" would take on the highlight under it (MatchParen on a ")" makes it bold code)
   })
 end
 

@@ -1,5 +1,7 @@
 -- completer.nvim: inline code completions from the completer language server.
 local config = require("completer.config")
+local ghost = require("completer.ghost")
+local native = require("completer.native")
 local server = require("completer.server")
 local suggest = require("completer.suggest")
 
@@ -9,6 +11,7 @@ local M = {}
 local function use_native()
   return config.options.native and vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
 end
+server.use_native = use_native
 
 local function attach(bufnr)
   if not config.options.enabled or not config.filetype_enabled(vim.bo[bufnr].filetype) then
@@ -27,11 +30,11 @@ local function attached(bufnr)
   return client ~= nil and vim.lsp.buf_is_attached(bufnr, client.id)
 end
 
---- An insert-mode expr mapping: run `action` when a suggestion is visible, else type the key as usual.
-local function map_when_visible(key, action, desc)
+--- An insert-mode expr mapping: run `action` of `module` when a suggestion is visible, else type the key as usual.
+local function map_when_visible(key, module, action, desc)
   vim.keymap.set("i", key, function()
-    if suggest.visible() then
-      return ("<Cmd>lua require('completer.suggest').%s()<CR>"):format(action)
+    if require(module).visible() then
+      return ("<Cmd>lua require('%s').%s()<CR>"):format(module, action)
     end
     return key
   end, { expr = true, silent = true, desc = desc })
@@ -39,15 +42,13 @@ end
 
 local function set_keymaps()
   local keys = config.options.keymaps
-  if use_native() then
-    if keys.accept then
-      vim.keymap.set("i", keys.accept, function()
-        if not vim.lsp.inline_completion.get() then
-          return keys.accept
-        end
-      end, { expr = true, silent = true, desc = "completer: accept suggestion" })
-    end
-    return
+  local module = use_native() and "completer.native" or "completer.suggest"
+  if use_native() and keys.accept then
+    vim.keymap.set("i", keys.accept, function()
+      if not vim.lsp.inline_completion.get() then
+        return keys.accept
+      end
+    end, { expr = true, silent = true, desc = "completer: accept suggestion" })
   end
   for _, action in ipairs({
     { "accept", "completer: accept suggestion" },
@@ -55,12 +56,12 @@ local function set_keymaps()
     { "accept_line", "completer: accept next line" },
     { "dismiss", "completer: dismiss suggestion" },
   }) do
-    if keys[action[1]] then
-      map_when_visible(keys[action[1]], action[1], action[2])
+    if keys[action[1]] and not (use_native() and action[1] == "accept") then
+      map_when_visible(keys[action[1]], module, action[1], action[2])
     end
   end
   if keys.trigger then
-    vim.keymap.set("i", keys.trigger, "<Cmd>lua require('completer.suggest').trigger()<CR>",
+    vim.keymap.set("i", keys.trigger, ("<Cmd>lua require('%s').trigger()<CR>"):format(module),
       { silent = true, desc = "completer: suggest here" })
   end
 end
@@ -73,15 +74,19 @@ local function set_autocmds()
       attach(args.buf)
     end,
   })
-  if use_native() then
-    return
-  end
+  vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = ghost.define_highlights })
   local function in_attached(handler)
     return function(args)
       if attached(args.buf) then
         handler(args.buf)
       end
     end
+  end
+  if use_native() then -- Neovim asks and draws; the plugin keeps drafts in step and catches up after start-up
+    vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(suggest.stop_drafts) })
+    vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
+    vim.api.nvim_create_autocmd("LspAttach", { group = group, callback = in_attached(native.on_attach) })
+    return
   end
   vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(suggest.on_text_changed) })
   vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
@@ -117,6 +122,7 @@ function M.status()
     running = client ~= nil and client.initialized == true,
     native = use_native(),
     last_latency_ms = suggest.last_latency_ms,
+    last_result = suggest.last_result,
     last_error = server.last_error,
   }
 end
@@ -129,6 +135,7 @@ local function print_status()
     "model: " .. status.model,
     "rendering: " .. (status.native and "vim.lsp.inline_completion" or "completer.nvim ghost text"),
     "last latency: " .. (status.last_latency_ms and ("%d ms"):format(math.floor(status.last_latency_ms)) or "-"),
+    "last result: " .. ({ suggestion = "a suggestion", empty = "no suggestion" })[status.last_result or ""] or "-",
     "last error: " .. (status.last_error or "none"),
   }
   print(table.concat(lines, "\n"))

@@ -3,6 +3,8 @@ local config = require("completer.config")
 
 local M = {
   client_id = nil,
+  -- Set by init.lua: whether Neovim's own inline completion is in use.
+  use_native = function() return false end,
   last_error = nil,
   -- Set when starting cannot work (command missing): no retry, so no repeated errors.
   blocked = false,
@@ -36,9 +38,19 @@ local function lsp_config()
     init_options = settings,
     settings = { completer = settings },
     capabilities = capabilities(),
+    handlers = {
+      ["completer/draft"] = function(_, draft)
+        require("completer.suggest").on_draft(draft)
+      end,
+    },
     on_init = function(client, result)
       if not result.capabilities.inlineCompletionProvider then
         M.report_error("completer: the server does not offer inline completions (is cmd the completer server?)")
+      end
+      if M.use_native() then
+        require("completer.native").wrap(client)
+      else
+        vim.schedule(require("completer.suggest").on_server_ready) -- after the buffers' didOpen
       end
     end,
     on_exit = function(code, signal, client_id)

@@ -7,13 +7,20 @@ local M = {
   -- The suggestion on screen: { bufnr, row, col, text (still to insert), replace_end, changedtick }.
   current = nil,
   last_latency_ms = nil,
+  -- "suggestion" or "empty": what the last request that ran came back with.
+  last_result = nil,
 }
 
 local INVOKED, AUTOMATIC = 1, 2
 local REQUEST_CANCELLED = -32800
 
 local timer = vim.loop.new_timer()
+-- The request in flight: { client, id }.
 local pending = nil
+-- A keystroke came before the server could answer: { bufnr, changedtick, trigger_kind }.
+local waiting = nil
+-- Where drafts of the request in flight (on either path) may show: { bufnr, row, col, changedtick, position }.
+local draft_target = nil
 
 local function cursor()
   local position = vim.api.nvim_win_get_cursor(0)
@@ -27,17 +34,23 @@ local function cancel_pending()
   end
 end
 
-function M.dismiss()
-  timer:stop()
-  cancel_pending()
+local function clear_shown()
   if M.current then
     ghost.clear(M.current.bufnr)
     M.current = nil
   end
 end
 
+function M.dismiss()
+  timer:stop()
+  cancel_pending()
+  draft_target = nil
+  clear_shown()
+end
+
+--- A suggestion the keys act on is on screen (a draft is only a preview of one).
 function M.visible()
-  return M.current ~= nil and M.current.bufnr == vim.api.nvim_get_current_buf()
+  return M.current ~= nil and not M.current.draft and M.current.bufnr == vim.api.nvim_get_current_buf()
 end
 
 local function show(bufnr, row, col, text, replace_end)
@@ -74,13 +87,33 @@ local function fit(item, bufnr, row, col, encoding)
   return text:sub(#typed + 1), end_col
 end
 
+--- True while the cursor, the buffer's text and insert mode are as they were at (bufnr, row, col, changedtick).
+local function still_at(bufnr, row, col, changedtick)
+  local now_row, now_col = cursor()
+  return vim.api.nvim_get_current_buf() == bufnr and now_row == row and now_col == col
+    and vim.api.nvim_buf_get_changedtick(bufnr) == changedtick
+    and vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
+end
+
+--- What the last request came back with, for :CompleterStatus; an invoked one that found nothing says so.
+function M.record_result(latency_ms, empty, trigger_kind)
+  M.last_latency_ms = latency_ms
+  M.last_result = empty and "empty" or "suggestion"
+  if empty and trigger_kind == INVOKED then
+    vim.api.nvim_echo({ { "completer: no suggestion here", "Comment" } }, true, {})
+  end
+end
+
 local function request(trigger_kind)
   cancel_pending()
   local bufnr = vim.api.nvim_get_current_buf()
   local client = server.client()
   if not client or not client.initialized or not vim.lsp.buf_is_attached(bufnr, client.id) then
-    return -- before initialization the server has not seen the document yet
+    -- before initialization the server has not seen the document yet: ask once it has
+    waiting = { bufnr = bufnr, changedtick = vim.api.nvim_buf_get_changedtick(bufnr), trigger_kind = trigger_kind }
+    return
   end
+  waiting = nil
   local row, col = cursor()
   local changedtick = vim.api.nvim_buf_get_changedtick(bufnr)
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
@@ -90,6 +123,7 @@ local function request(trigger_kind)
   local function on_result(err, result)
     if pending and pending.id == id then
       pending = nil
+      M.stop_drafts()
     end
     if err then
       if err.code ~= REQUEST_CANCELLED then
@@ -97,15 +131,12 @@ local function request(trigger_kind)
       end
       return
     end
-    M.last_latency_ms = (vim.loop.hrtime() - started) / 1e6
-    local now_row, now_col = cursor()
-    local still_here = vim.api.nvim_get_current_buf() == bufnr and now_row == row and now_col == col
-      and vim.api.nvim_buf_get_changedtick(bufnr) == changedtick
-      and vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
-    if not still_here or result == nil or result == vim.NIL then
+    local items = (result ~= nil and result ~= vim.NIL) and (result.items or result) or {}
+    M.record_result((vim.loop.hrtime() - started) / 1e6, #items == 0, trigger_kind)
+    if not still_at(bufnr, row, col, changedtick) then
       return
     end
-    for _, item in ipairs(result.items or result) do
+    for _, item in ipairs(items) do
       local text, replace_end = fit(item, bufnr, row, col, client.offset_encoding)
       if text then
         show(bufnr, row, col, text, replace_end)
@@ -117,7 +148,49 @@ local function request(trigger_kind)
   ok, id = server.call(client, "request", "textDocument/inlineCompletion", params, on_result, bufnr)
   if ok then
     pending = { client = client, id = id }
+    M.expect_drafts(bufnr, params.position)
   end
+end
+
+--- A request for `position` (LSP units) at the cursor is in flight: its drafts may show.
+function M.expect_drafts(bufnr, position)
+  local row, col = cursor()
+  draft_target = { bufnr = bufnr, row = row, col = col, changedtick = vim.api.nvim_buf_get_changedtick(bufnr), position = position }
+end
+
+--- The request's answer came (or it went): the final suggestion replaces any draft.
+function M.stop_drafts()
+  draft_target = nil
+  if M.current and M.current.draft then
+    clear_shown()
+  end
+end
+
+--- The server answered initialize: ask for the keystroke that came too early, if nothing changed since.
+function M.on_server_ready()
+  local w = waiting
+  waiting = nil
+  if w and vim.api.nvim_buf_is_valid(w.bufnr) and vim.api.nvim_get_current_buf() == w.bufnr
+    and vim.api.nvim_buf_get_changedtick(w.bufnr) == w.changedtick and vim.api.nvim_get_mode().mode:sub(1, 1) == "i" then
+    request(w.trigger_kind)
+  end
+end
+
+--- A `completer/draft` notification: shown (CompleterDraft) while its request runs and the cursor stays put.
+function M.on_draft(draft)
+  local p = draft_target
+  if not p or not config.options.drafts or vim.uri_from_bufnr(p.bufnr) ~= draft.uri then
+    return
+  end
+  if draft.position.line ~= p.position.line or draft.position.character ~= p.position.character then
+    return
+  end
+  if not still_at(p.bufnr, p.row, p.col, p.changedtick) or type(draft.text) ~= "string" or draft.text == "" then
+    return
+  end
+  M.current = { bufnr = p.bufnr, row = p.row, col = p.col, text = draft.text, replace_end = p.col,
+                changedtick = p.changedtick, draft = true }
+  ghost.show(p.bufnr, p.row, p.col, draft.text, p.col, "CompleterDraft")
 end
 
 --- Ask now, whatever the debounce (the trigger key).
@@ -140,6 +213,12 @@ function M.on_text_changed(bufnr)
 end
 
 function M.on_cursor_moved(bufnr)
+  if draft_target and not M.current then
+    local row, col = cursor()
+    if draft_target.bufnr ~= bufnr or draft_target.row ~= row or draft_target.col ~= col then
+      draft_target = nil
+    end
+  end
   local current = M.current
   if current then
     local row, col = cursor()
@@ -172,16 +251,24 @@ function M.accept()
   end
 end
 
+--- The part of `text` that accept_word and accept_line insert.
+function M.next_word(text)
+  return text:match("^%s*[%w_]+") or text:match("^%s*[^%w_%s]+") or text:match("^%s+")
+end
+
+function M.next_line(text)
+  return text:match("^[^\n]*\n?")
+end
+
 function M.accept_word()
   if M.visible() then
-    local text = M.current.text
-    insert(text:match("^%s*[%w_]+") or text:match("^%s*[^%w_%s]+") or text:match("^%s+"))
+    insert(M.next_word(M.current.text))
   end
 end
 
 function M.accept_line()
   if M.visible() then
-    insert(M.current.text:match("^[^\n]*\n?"))
+    insert(M.next_line(M.current.text))
   end
 end
 

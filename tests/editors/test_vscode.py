@@ -1,0 +1,344 @@
+"""The packaged VS Code extension (editors/vscode/completer.vsix) in a real VS Code: code-server in headless Chromium.
+
+One code-server and one browser serve the whole module. Each test writes its own model script and points the
+extension at it (tests.editors.scripted_server: the real language server, scripted model), which restarts the
+server; then it types with real key events, reads the ghost text from the DOM, accepts it with Tab, saves with
+Ctrl+S and reads the file on disk, so the whole path from keystroke to file is the product's.
+
+code-server comes from scripts/install_code_server.sh (COMPLETER_CODE_SERVER names its launcher, else the default
+cache folder); the vsix from `cd editors/vscode && npm ci && npm run package`. Without either, or without Debian's
+chromium, the module is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+REPO = Path(__file__).resolve().parents[2]
+# COMPLETER_VSIX: a vsix packaged elsewhere (e.g. from a copy of editors/vscode while its source is being edited).
+VSIX = Path(os.environ.get("COMPLETER_VSIX") or REPO / "editors" / "vscode" / "completer.vsix")
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+WAIT_S = 30.0
+STATUS_ITEM = "[id='completer.completer'] .statusbar-item-label"  # the extension's status bar item (id = extension id)
+GHOST_INLINE = ".part.editor .monaco-editor .view-line .ghost-text-decoration"  # ghost text on the cursor's line
+GHOST_LINES = ".part.editor .monaco-editor .suggest-preview-text .view-line"  # its further lines (a view zone)
+READY = "$(sparkle)"  # how the status bar item starts in every "ready" state (editors/vscode/src/status.ts)
+
+
+def code_server_launcher() -> Path | None:
+    """Where scripts/install_code_server.sh put code-server (test.sh exports its path), if it did."""
+    named = os.environ.get("COMPLETER_CODE_SERVER")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = Path(named) if named else cache / "completer-editors" / "code-server" / "bin" / "code-server"
+    return path if path.is_file() else None
+
+
+CODE_SERVER = code_server_launcher()
+
+pytestmark = [
+    pytest.mark.skipif(CODE_SERVER is None, reason="code-server not installed: run scripts/install_code_server.sh"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's /usr/bin/chromium: apt-get install -y chromium"),
+    pytest.mark.skipif(not VSIX.exists(), reason=f"no {VSIX}: cd editors/vscode && npm ci && npm run package"),
+]
+
+# Everything that would pop up, steal focus or insert text besides the extension is off.
+USER_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.welcomePage.walkthroughs.openOnInstall": False,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+    "workbench.enableExperiments": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "extensions.ignoreRecommendations": True,
+    "security.workspace.trust.enabled": False,
+    "git.enabled": False,
+    "files.autoSave": "off",
+    "files.insertFinalNewline": False,
+    "files.trimTrailingWhitespace": False,
+    "editor.inlineSuggest.enabled": True,
+    "editor.quickSuggestions": {"other": "off", "comments": "off", "strings": "off"},
+    "editor.suggestOnTriggerCharacters": False,
+    "editor.wordBasedSuggestions": "off",
+    "editor.parameterHints.enabled": False,
+    "editor.hover.enabled": False,
+    "editor.autoClosingBrackets": "never",
+    "editor.autoClosingQuotes": "never",
+    "editor.autoSurround": "never",
+    "editor.autoIndent": "none",
+    "editor.formatOnType": False,
+    "editor.minimap.enabled": False,
+    "completer.trace.server": "verbose",  # the LSP traffic in the extension's output (logged at trace level, see URL)
+}
+# Not "chat.disableAIFeatures": in VS Code 1.139 it silences every inline completion provider, this one too.
+
+
+@dataclass
+class CodeServer:
+    """A running code-server with its folders; `url` opens the workspace."""
+    process: subprocess.Popen
+    root: Path
+    workspace: Path
+    url: str
+
+    @property
+    def machine_settings(self) -> Path:
+        """Remote settings: code-server ignores machine-scoped settings (serverPath, serverArgs) in User settings."""
+        return self.root / "data" / "Machine" / "settings.json"
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = (self.root / "code-server.log").read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def extension_log(self) -> str:
+        """The extension's "Completer" output channel (a log channel, so VS Code also writes it to a file)."""
+        logs = sorted((self.root / "data" / "logs").glob("*/exthost*/completer.completer/Completer.log"),
+                      key=lambda path: path.stat().st_mtime)
+        return logs[-1].read_text(errors="replace") if logs else ""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def write_script(path: Path, rules: list[dict], **options: Any) -> Path:
+    """A scripted model for tests.editors.scripted_server: the first rule whose `after` ends the prefix answers."""
+    path.write_text(json.dumps({"rules": rules, **options}))
+    return path
+
+
+def point_at_script(machine_settings: Path, script: Path) -> None:
+    """Run the scripted server on `script`: changing completer.serverArgs makes the extension restart it."""
+    settings = {"completer.serverPath": sys.executable,
+                "completer.serverArgs": ["-m", "tests.editors.scripted_server", str(script)]}
+    machine_settings.write_text(json.dumps(settings, indent=1))
+
+
+def server_loaded(server: CodeServer, script: Path) -> bool:
+    """The extension started the server on `script` and that server loaded its model (logged after `initialized`)."""
+    log = server.extension_log()
+    start = log.rfind(f"Starting the server: {sys.executable} -m tests.editors.scripted_server {script}\n")
+    return start >= 0 and "completer: model scripted loaded" in log[start:]
+
+
+def healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def code_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeServer]:
+    """Fresh user data, extensions and workspace folders; the vsix installed first, as a user would (its own invocation)."""
+    root = tmp_path_factory.mktemp("vscode")
+    workspace, data = root / "workspace", root / "data"
+    for folder in (workspace, data / "User", data / "Machine", root / "xdg"):
+        folder.mkdir(parents=True)
+    (data / "User" / "settings.json").write_text(json.dumps(USER_SETTINGS, indent=1))
+    (root / "config.yaml").write_text("auth: none\n")
+    # PYTHONPATH: the extension starts the server with code-server's cwd, and `tests` must import there.
+    # XDG_*: code-server keeps state there; none of it goes to the real home.
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_CONFIG_HOME": str(root / "xdg"), "XDG_DATA_HOME": str(root / "xdg")}
+    common = [str(CODE_SERVER), "--config", str(root / "config.yaml"), "--user-data-dir", str(data),
+              "--extensions-dir", str(root / "extensions")]
+    point_at_script(data / "Machine" / "settings.json", write_script(root / "start.json", []))
+    installed = subprocess.run([*common, "--install-extension", str(VSIX)], env=env, capture_output=True, text=True, timeout=120)
+    assert installed.returncode == 0, f"installing {VSIX} failed:\n{installed.stdout}\n{installed.stderr}"
+    port = free_port()
+    with open(root / "code-server.log", "w") as log:
+        process = subprocess.Popen([*common, "--auth", "none", "--bind-addr", f"127.0.0.1:{port}", "--disable-telemetry",
+                                    "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override",
+                                    str(workspace)], cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    # The web workbench takes log levels from the URL payload: the extension's log channel at trace shows the LSP traffic.
+    payload = urllib.parse.quote(json.dumps([["logLevel", "info,completer.completer:trace"]]))
+    server = CodeServer(process, root, workspace, f"http://127.0.0.1:{port}/?folder={workspace}&payload={payload}")
+    try:
+        deadline = time.monotonic() + WAIT_S
+        while not healthy(port):
+            assert process.poll() is None and time.monotonic() < deadline, f"code-server did not start:\n{server.log_tail()}"
+            time.sleep(0.1)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)  # its own session: the extension host and language server go with it
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def workbench(code_server: CodeServer, browser: Browser) -> Iterator[Page]:
+    """The workbench on the workspace folder, with the extension's server running."""
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(code_server.url)
+    deadline = time.monotonic() + 2 * WAIT_S  # a cold start: the workbench, the extension host, then the server
+    while not (server_loaded(code_server, code_server.root / "start.json") and status_text(page).startswith(READY)):
+        if time.monotonic() > deadline:
+            page.screenshot(path=code_server.root / "startup.png")
+            raise AssertionError(f"the extension's server never got ready (screenshot {code_server.root / 'startup.png'})\n"
+                                 f"code-server:\n{code_server.log_tail()}\nextension:\n{code_server.extension_log()}")
+        time.sleep(0.1)
+    yield page
+    page.close()
+
+
+def status_text(page: Page) -> str:
+    """The extension's status bar item as the extension set it, icons as `$(name)`: e.g. "$(sparkle) Completer 9 ms".
+
+    "" while the item is not shown.
+    """
+    return page.evaluate("""(selector) => {
+        const label = document.querySelector(selector);
+        if (!label) return "";
+        return [...label.childNodes].map((node) => {
+            if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+            const classes = [...(node.classList || [])];
+            const icon = classes.find((c) => c.startsWith("codicon-") && !c.startsWith("codicon-modifier-"));
+            if (!icon) return node.textContent;
+            const modifier = classes.find((c) => c.startsWith("codicon-modifier-"));
+            const suffix = modifier ? "~" + modifier.slice("codicon-modifier-".length) : "";
+            return "$(" + icon.slice("codicon-".length) + suffix + ")";
+        }).join("");
+    }""", STATUS_ITEM)
+
+
+def ghost_text(page: Page) -> str:
+    """The inline suggestion VS Code shows in the editor ("" when none): the rest of the cursor's line, then any further lines."""
+    parts = page.evaluate("""([inline, lines]) => [
+        [...document.querySelectorAll(inline)].map((e) => e.textContent).join(""),
+        ...[...document.querySelectorAll(lines)].map((e) => e.textContent),
+    ]""", [GHOST_INLINE, GHOST_LINES])
+    return "\n".join(parts).replace("\u00a0", " ") if any(parts) else ""
+
+
+@dataclass
+class Editor:
+    """One test's view of the shared workbench; failures carry a screenshot and the logs."""
+    page: Page
+    server: CodeServer
+    tmp_path: Path
+
+    def explain(self, what: str) -> str:
+        """The assertion message: what failed, where the screenshot is, code-server's log tail and the extension's output."""
+        shot = self.tmp_path / "failure.png"
+        try:
+            self.page.screenshot(path=shot)
+        except Exception as error:  # the page may be gone; the logs still help
+            shot = Path(f"(no screenshot: {error})")
+        return (f"{what}\nscreenshot: {shot}\nstatus bar: {status_text(self.page)!r}, ghost text: {ghost_text(self.page)!r}\n"
+                f"--- code-server log (tail) ---\n{self.server.log_tail()}\n"
+                f"--- extension output ---\n{self.server.extension_log()[-6000:]}")
+
+    def wait_for(self, check: Callable[[], Any], what: str, timeout: float = WAIT_S) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(self.explain(f"timed out after {timeout:.0f} s waiting for {what}"))
+            time.sleep(0.05)
+
+    def wait_for_ghost_text(self, expected: str) -> None:
+        """Until the editor shows exactly `expected`: a multi-line suggestion renders its further lines a frame later."""
+        self.wait_for(lambda: ghost_text(self.page) == expected, f"the ghost text {expected!r}")
+
+    def use_script(self, rules: list[dict], **options: Any) -> None:
+        """Restart the extension's server on this test's own script and wait until it is ready."""
+        script = write_script(self.tmp_path / "script.json", rules, **options)
+        point_at_script(self.server.machine_settings, script)
+        self.wait_for(lambda: server_loaded(self.server, script), f"the server to restart on {script}")
+        self.wait_for(lambda: status_text(self.page).startswith(READY), "the status bar to say the server is ready")
+
+    def open(self, name: str, text: str) -> Path:
+        """Write `name` into the workspace, open it with Quick Open and put the cursor at its end."""
+        path = self.server.workspace / name
+        path.write_text(text)
+        self.page.keyboard.press("Control+P")
+        self.wait_for(lambda: self.page.query_selector(".quick-input-widget input:focus"), "Quick Open")
+        self.page.keyboard.type(str(path))  # an absolute path: Quick Open lists it without waiting for the file search
+        self.wait_for(lambda: self.page.query_selector(f".quick-input-list .monaco-list-row[aria-label^='{name}']"),
+                      f"Quick Open to list {name}")
+        self.page.keyboard.press("Enter")
+        self.wait_for(lambda: self.page.title().startswith(f"{name} "), f"{name} to be the active editor")
+        self.wait_for(lambda: self.page.query_selector(".part.editor .monaco-editor.focused"), "the editor to have focus")
+        self.page.keyboard.press("Control+End")
+        return path
+
+    def type(self, keys: str) -> None:
+        """Real key events, one per character, as a person types."""
+        self.page.keyboard.type(keys)
+
+    def accept_and_save(self, path: Path, expected: str) -> str:
+        """Tab, Ctrl+S, and the file on disk once it changed: VS Code saves asynchronously."""
+        before = path.read_text()
+        self.page.keyboard.press("Tab")
+        self.wait_for(lambda: ghost_text(self.page) == "", "the ghost text to go after Tab")
+        self.page.keyboard.press("Control+S")
+        self.wait_for(lambda: path.read_text() != before, f"{path.name} to be saved")
+        saved = path.read_text()
+        assert saved == expected, self.explain(f"{path.name} on disk after Tab and Ctrl+S: {saved!r}, expected {expected!r}")
+        return saved
+
+
+@pytest.fixture
+def editor(workbench: Page, code_server: CodeServer, tmp_path: Path) -> Editor:
+    return Editor(workbench, code_server, tmp_path)
+
+
+def test_suggestion_right_after_an_identifier_shows_and_tab_writes_it_after_the_word(editor: Editor) -> None:
+    editor.use_script([{"after": "math.pi", "text": " * r ** 2"}])
+    path = editor.open("after_identifier.py", "import math\n\nr = 2\n")
+    editor.type("x = math.pi")
+    editor.wait_for_ghost_text(" * r ** 2")
+    editor.accept_and_save(path, "import math\n\nr = 2\nx = math.pi * r ** 2")
+
+
+def test_suggestion_mid_line_shows_and_tab_inserts_it_before_the_closing_parenthesis(editor: Editor) -> None:
+    editor.use_script([{"after": "abs(", "text": "x - 1"}])
+    path = editor.open("mid_line.py", "x = 3\n")
+    editor.type("y = abs)")
+    editor.page.keyboard.press("ArrowLeft")
+    editor.type("(")  # brackets never auto-close here: the line is `y = abs()` with the cursor between the parentheses
+    editor.wait_for_ghost_text("x - 1")
+    editor.accept_and_save(path, "x = 3\ny = abs(x - 1)")
+
+
+def test_suggestion_after_a_space_shows_and_tab_writes_it_at_the_cursor(editor: Editor) -> None:
+    editor.use_script([{"after": "return ", "text": "a + b"}])
+    path = editor.open("after_space.py", "def add(a, b):\n    ")
+    editor.type("return ")
+    editor.wait_for_ghost_text("a + b")
+    editor.accept_and_save(path, "def add(a, b):\n    return a + b")
