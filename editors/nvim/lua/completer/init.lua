@@ -83,7 +83,7 @@ local function set_autocmds()
     end
   end
   if use_native() then -- Neovim asks and draws; the plugin keeps drafts in step and catches up after start-up
-    vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(suggest.stop_drafts) })
+    vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(function() suggest.stop_drafts() end) })
     vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
     vim.api.nvim_create_autocmd("LspAttach", { group = group, callback = in_attached(native.on_attach) })
     return

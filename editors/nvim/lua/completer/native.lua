@@ -62,6 +62,24 @@ function M.accept_line()
   return accept_part(suggest.next_line)
 end
 
+--- 0.12-dev draws with hl_mode "combine", so next to a bracket the ghost text takes on MatchParen's
+--- look instead of its own colour: redraw Neovim's extmark with "replace", like the plugin's own ghost text.
+local function restyle(bufnr)
+  local namespace = vim.api.nvim_get_namespaces()["nvim.lsp.inline_completion"]
+  if not namespace or not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(bufnr, namespace, 0, -1, { details = true })) do
+    local id, row, col, details = unpack(mark)
+    if details.hl_mode ~= "replace" then
+      vim.api.nvim_buf_set_extmark(bufnr, namespace, row, col, {
+        id = id, virt_text = details.virt_text, virt_lines = details.virt_lines,
+        virt_text_pos = details.virt_text_pos, hl_mode = "replace",
+      })
+    end
+  end
+end
+
 local function zero_width(range)
   return range and range.start.line == range["end"].line and range.start.character == range["end"].character
 end
@@ -75,9 +93,15 @@ function M.wrap(client)
     end
     local started = vim.loop.hrtime()
     local trigger_kind = params.context and params.context.triggerKind
-    suggest.expect_drafts(vim.api.nvim_get_current_buf(), params.position)
+    local asked_for = vim.uri_to_bufnr(params.textDocument.uri) -- not the current buffer: the ask is debounced
+    local drafts = asked_for == vim.api.nvim_get_current_buf() and suggest.expect_drafts(asked_for, params.position) or nil
     return request(self, method, params, function(err, result, ctx, config)
-      suggest.stop_drafts()
+      if drafts then
+        suggest.stop_drafts(drafts)
+      end
+      if vim.fn.bufwinid(asked_for) == -1 then
+        return -- the buffer left its window meanwhile: 0.12-dev's handler would fail on the missing window
+      end
       if not err then
         local items = (result ~= nil and result ~= vim.NIL) and (result.items or result) or {}
         for _, item in ipairs(items) do
@@ -87,17 +111,23 @@ function M.wrap(client)
         end
         suggest.record_result((vim.loop.hrtime() - started) / 1e6, #items == 0, trigger_kind)
       end
-      return handler(err, result, ctx, config)
+      handler(err, result, ctx, config)
+      restyle(asked_for)
     end, bufnr)
   end
 end
 
 --- Right after the server is ready, ask for the keystrokes typed while it started.
 function M.on_attach(bufnr)
-  local c = completor(bufnr)
-  if c and c.automatic_request and vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:sub(1, 1) == "i" then
-    c:automatic_request()
-  end
+  -- Neovim makes the buffer's completor in a callback it schedules right after LspAttach: go after it
+  vim.schedule(function()
+    vim.schedule(function()
+      local c = completor(bufnr)
+      if c and c.automatic_request and vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:sub(1, 1) == "i" then
+        c:automatic_request()
+      end
+    end)
+  end)
 end
 
 return M

@@ -153,13 +153,19 @@ local function request(trigger_kind)
 end
 
 --- A request for `position` (LSP units) at the cursor is in flight: its drafts may show.
+--- Returns the target to hand to stop_drafts when its answer comes.
 function M.expect_drafts(bufnr, position)
   local row, col = cursor()
   draft_target = { bufnr = bufnr, row = row, col = col, changedtick = vim.api.nvim_buf_get_changedtick(bufnr), position = position }
+  return draft_target
 end
 
---- The request's answer came (or it went): the final suggestion replaces any draft.
-function M.stop_drafts()
+--- The answer came (or the text changed): the final suggestion replaces any draft. With a
+--- `target`, only when that request is still the one drafts are shown for.
+function M.stop_drafts(target)
+  if target ~= nil and target ~= draft_target then
+    return
+  end
   draft_target = nil
   if M.current and M.current.draft then
     clear_shown()
