@@ -234,6 +234,14 @@ def status_text(page: Page) -> str:
     }""", STATUS_ITEM)
 
 
+def draft_text(page: Page) -> str:
+    """The draft the extension shows after the cursor ("" when none): its decoration's CSS ::after content."""
+    content = page.evaluate("""() => [...document.querySelectorAll(".part.editor .monaco-editor .view-line span[class^='ced-']")]
+        .map((e) => getComputedStyle(e, "::after").content).find((c) => c && c !== "none" && c !== "normal") || ""
+    """)
+    return content[1:-1].replace('\\"', '"').replace("\\\\", "\\") if content else ""
+
+
 def ghost_text(page: Page) -> str:
     """The inline suggestion VS Code shows in the editor ("" when none): the rest of the cursor's line, then any further lines."""
     parts = page.evaluate("""([inline, lines]) => [
@@ -318,27 +326,55 @@ def editor(workbench: Page, code_server: CodeServer, tmp_path: Path) -> Editor:
     return Editor(workbench, code_server, tmp_path)
 
 
-def test_suggestion_right_after_an_identifier_shows_and_tab_writes_it_after_the_word(editor: Editor) -> None:
-    editor.use_script([{"after": "math.pi", "text": " * r ** 2"}])
-    path = editor.open("after_identifier.py", "import math\n\nr = 2\n")
-    editor.type("x = math.pi")
-    editor.wait_for_ghost_text(" * r ** 2")
-    editor.accept_and_save(path, "import math\n\nr = 2\nx = math.pi * r ** 2")
+@pytest.mark.parametrize(("name", "rule", "text", "keys", "ghost", "saved"), [
+    ("after_identifier.py", {"after": "math.pi", "text": " * r ** 2"}, "import math\n\nr = 2\n", ["x = math.pi"], " * r ** 2",
+     "import math\n\nr = 2\nx = math.pi * r ** 2"),
+    # brackets never auto-close here: typing `y = abs)`, Left and `(` gives `y = abs(|)`
+    ("mid_line.py", {"after": "abs(", "text": "x - 1"}, "x = 3\n", ["y = abs)", "ArrowLeft", "("], "x - 1", "x = 3\ny = abs(x - 1)"),
+    ("after_space.py", {"after": "return ", "text": "a + b"}, "def add(a, b):\n    ", ["return "], "a + b", "def add(a, b):\n    return a + b"),
+], ids=["after-identifier", "mid-line", "after-space"])
+def test_ghost_text_shows_where_people_type_and_tab_writes_exactly_it(editor: Editor, name, rule, text, keys, ghost, saved) -> None:
+    editor.use_script([rule])
+    path = editor.open(name, text)
+    for key in keys:
+        editor.page.keyboard.press(key) if key == "ArrowLeft" else editor.type(key)
+    editor.wait_for_ghost_text(ghost)
+    editor.accept_and_save(path, saved)
 
 
-def test_suggestion_mid_line_shows_and_tab_inserts_it_before_the_closing_parenthesis(editor: Editor) -> None:
-    editor.use_script([{"after": "abs(", "text": "x - 1"}])
-    path = editor.open("mid_line.py", "x = 3\n")
-    editor.type("y = abs)")
-    editor.page.keyboard.press("ArrowLeft")
-    editor.type("(")  # brackets never auto-close here: the line is `y = abs()` with the cursor between the parentheses
-    editor.wait_for_ghost_text("x - 1")
-    editor.accept_and_save(path, "x = 3\ny = abs(x - 1)")
+def test_a_draft_shows_while_the_model_works_and_the_final_suggestion_replaces_it(editor: Editor) -> None:
+    editor.use_script([{"after": "slow = ", "text": "compute(1, 2)", "drafts": ["compute", "compute(1"], "pause_ms": 700}])
+    path = editor.open("draft.py", "")
+    editor.type("slow = ")
+    editor.wait_for(lambda: draft_text(editor.page) == "compute", "the first draft")
+    editor.wait_for(lambda: draft_text(editor.page) == "compute(1", "the draft to refine in place")
+    editor.wait_for_ghost_text("compute(1, 2)")
+    assert draft_text(editor.page) == "", editor.explain("the draft stayed beside the final suggestion")
+    editor.accept_and_save(path, "slow = compute(1, 2)")
 
 
-def test_suggestion_after_a_space_shows_and_tab_writes_it_at_the_cursor(editor: Editor) -> None:
-    editor.use_script([{"after": "return ", "text": "a + b"}])
-    path = editor.open("after_space.py", "def add(a, b):\n    ")
+def test_an_empty_result_says_no_suggestion_in_the_status_bar(editor: Editor) -> None:
+    editor.use_script([])
+    editor.open("empty.py", "")
+    editor.type("nothing = ")
+    editor.wait_for(lambda: status_text(editor.page).startswith("$(sparkle) Completer: no suggestion ("), "the status bar to say so")
+
+
+def test_keys_typed_while_the_server_starts_get_a_suggestion_once_it_is_ready(editor: Editor) -> None:
+    editor.use_script([])
+    path = editor.open("early.py", "def add(a, b):\n    ")
+    script = write_script(editor.tmp_path / "slow-start.json", [{"after": "return ", "text": "a + b"}], start_delay_ms=3000)
+    point_at_script(editor.server.machine_settings, script)
+    editor.wait_for(lambda: status_text(editor.page).startswith("$(sync~spin)"), "the server to restart")
     editor.type("return ")
     editor.wait_for_ghost_text("a + b")
     editor.accept_and_save(path, "def add(a, b):\n    return a + b")
+
+
+def test_a_server_that_dies_at_start_up_is_retried_with_back_off_then_left_stopped(editor: Editor) -> None:
+    script = write_script(editor.tmp_path / "dies.json", [], exit_at_start=True)
+    point_at_script(editor.server.machine_settings, script)
+    starts = f"Starting the server: {sys.executable} -m tests.editors.scripted_server {script}\n"
+    editor.wait_for(lambda: status_text(editor.page) == "$(error) Completer", "the extension to give up", timeout=90)
+    assert editor.server.extension_log().count(starts) == 6, editor.explain("not one start and five restarts (1, 2, 4, 8, 16 s)")
+    assert not editor.page.query_selector(".notification-toast:has-text('EPIPE')"), editor.explain("a raw EPIPE pop-up")
