@@ -4,7 +4,9 @@ Types the first N lines of a standard-library module character by character
 (one didChange per keystroke, a fixed delay between keystrokes) and asks for an
 inline completion at each pause an editor's debounce would catch: the end of a
 word and the end of a line. Requests are not awaited before typing on, so slow
-answers get superseded as they would in an editor.
+answers get superseded as they would in an editor. The session asks for drafts,
+as the editor plugins do, and reports time to first draft beside time to the
+final item for the requests that had one.
 
     python -m lsp.bench_typing --model PATH [--lines 40] [--keystroke-ms 80]
 """
@@ -47,18 +49,25 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
             print(params.message, file=sys.stderr)
             loaded.set()
 
+    first_draft: dict[tuple[int, int, int], float] = {}  # (version, line, character) -> when its first draft came
+
+    @client.feature("completer/draft")
+    def on_draft(params) -> None:
+        first_draft.setdefault((params.version, params.position.line, params.position.character), time.perf_counter())
+
     command = [sys.executable, "-m", "lsp", "--stdio"] + (["--model", model] if model else [])
     await client.start_io(*command)
     capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
-    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens}))
+    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens, "drafts": True}))
     client.initialized(types.InitializedParams())
     await loaded.wait()
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=0, text="")))
 
     latencies: list[float] = []  # ms, answered requests
+    drafted: list[tuple[float, float]] = []  # ms to first draft, ms to final item: answered requests that had a draft
     nulls = 0
 
-    async def ask(line: int, character: int) -> None:
+    async def ask(version: int, line: int, character: int) -> None:
         nonlocal nulls
         params = types.InlineCompletionParams(
             context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic),
@@ -67,10 +76,13 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
         )
         started = time.perf_counter()
         result = await client.text_document_inline_completion_async(params)
+        finished = time.perf_counter()
         if result is None:
             nulls += 1
-        else:
-            latencies.append((time.perf_counter() - started) * 1000)
+            return
+        latencies.append((finished - started) * 1000)
+        if (draft := first_draft.get((version, line, character))) is not None:
+            drafted.append(((draft - started) * 1000, (finished - started) * 1000))
 
     pending = []
     line, character = 0, 0
@@ -85,7 +97,7 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
         )
         line, character = (line + 1, 0) if char == "\n" else (line, character + utf16_len(char))
         if is_pause(char, source[index + 1 : index + 2]):
-            pending.append(asyncio.create_task(ask(line, character)))
+            pending.append(asyncio.create_task(ask(index + 1, line, character)))
         await asyncio.sleep(keystroke_ms / 1000)
     await asyncio.gather(*pending)
     wall = time.perf_counter() - started
@@ -100,6 +112,12 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
     if latencies:
         quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
         print(f"latency request->response (answered): p50 {statistics.median(latencies):.1f} ms  p95 {quantiles[18]:.1f} ms  max {max(latencies):.1f} ms")
+    if drafted:
+        to_draft, to_final = zip(*drafted)
+        print(f"drafts: {len(drafted)} answered requests had one; time to first draft p50 {statistics.median(to_draft):.1f} ms "
+              f"vs final item p50 {statistics.median(to_final):.1f} ms (ratio {statistics.median(to_draft) / statistics.median(to_final):.2f})")
+    else:
+        print("drafts: no answered request had one (answers came from the cache, typed-ahead reuse, or in one pass)")
     print(f"cache hits: {counters['cache_hits']} ({counters['cache_hits'] / requests:.1%})  typed-ahead reuses: {counters['reuses']} ({counters['reuses'] / requests:.1%})  cancellations: {counters['cancellations']}")
     model_calls = counters["model_calls"] or 1
     print(
