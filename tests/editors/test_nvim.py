@@ -62,15 +62,19 @@ class Editor:
 
     def screen_line(self, needle: str) -> list[tuple[str, set[str]]]:
         """The screen row holding `needle`, as (character, SGR attributes in effect) pairs."""
-        dump = subprocess.run(["tmux", "capture-pane", "-p", "-e", "-t", self.session], capture_output=True, text=True, check=True).stdout
+        dump = self.tmux("capture-pane", "-p", "-e")
         for row in dump.split("\n"):
             cells = parse_sgr(row)
             if needle in "".join(ch for ch, _ in cells):
                 return cells
         return []
 
+    def tmux(self, *command: str) -> str:
+        """A tmux command on this editor's own tmux server (-L): no shared server to start or stop under another test."""
+        return subprocess.run(["tmux", "-L", self.session, *command], capture_output=True, text=True, check=True).stdout
+
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session], capture_output=True, text=True, check=True).stdout
+        return self.tmux("capture-pane", "-p")
 
     def screen_text(self, needle: str) -> str:
         return "".join(ch for ch, _ in self.screen_line(needle)).rstrip()
@@ -106,7 +110,7 @@ def start_editor(folder: Path, version: str, options: dict, script: dict) -> Edi
     session = f"completer-{uuid.uuid4().hex[:8]}"
     socket = folder / "nvim.sock"
     (folder / "script.json").write_text(json.dumps(script))
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "30", "-c", str(folder),
+    subprocess.run(["tmux", "-L", session, "new-session", "-d", "-s", session, "-x", "200", "-y", "30", "-c", str(folder),
                     f"PYTHONPATH={REPO} {binary} --clean -n --listen {socket}"], check=True)
     wait_for(socket.exists, "the Neovim socket")
     nvim = pynvim.attach("socket", path=str(socket))
@@ -123,7 +127,7 @@ def stop_editor(editor: Editor) -> None:
     try:
         editor.nvim.close()
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", editor.session], check=False)
+        subprocess.run(["tmux", "-L", editor.session, "kill-server"], check=False)
 
 
 @pytest.fixture(scope="module", params=sorted(NEOVIMS))

@@ -30,6 +30,8 @@ let generation = 0;
 let typedWhileStarting = false;
 /** Requests in flight per document URI: a draft is shown only while its request runs. */
 const inFlight = new Map<string, number>();
+/** The editor showing a draft, if any: keystrokes clear it only then. */
+let draftEditor: vscode.TextEditor | undefined;
 const draftDecoration = vscode.window.createTextEditorDecorationType({
   after: { color: new vscode.ThemeColor("editorGhostText.foreground"), fontStyle: "italic" },
 });
@@ -136,10 +138,7 @@ async function startServer(): Promise<void> {
     const command = describeCommand(server);
     if (errorText(error).startsWith("Launching server using")) {
       // vscode-languageclient's words for a spawn that failed (ENOENT, EACCES): retrying cannot help
-      const message = `could not start "${command}": ${errorText(error)}`;
-      output.error(message);
-      status.setServer({ kind: "error", message });
-      showError(`${message}. Set "completer.serverPath" or "completer.pythonPath".`);
+      giveUp(`could not start "${command}": ${errorText(error)}`, 'Set "completer.serverPath" or "completer.pythonPath".');
       return;
     }
     serverStopped(started, `could not start "${command}": ${errorText(error)}`);
@@ -229,12 +228,12 @@ function showDraft(draft: Draft): void {
   editor.setDecorations(draftDecoration, [
     { range: new vscode.Range(cursor, cursor), renderOptions: { after: { contentText: draftFirstLine(draft.text) } } },
   ]);
+  draftEditor = editor;
 }
 
 function clearDraft(): void {
-  for (const editor of vscode.window.visibleTextEditors) {
-    editor.setDecorations(draftDecoration, []);
-  }
+  draftEditor?.setDecorations(draftDecoration, []);
+  draftEditor = undefined;
 }
 
 /** The server of generation `started` is gone: restart it after a growing delay, or give up and say why. */
@@ -243,14 +242,12 @@ function serverStopped(started: number, reason: string): void {
     return; // already handled (a failed start also closes the connection) or replaced by a restart
   }
   generation++;
-  output.error(reason);
   const delayMs = restarts.nextDelay(Date.now());
   if (delayMs === null) {
-    const message = `${reason}; it keeps failing, so it is not restarted. Run "Completer: Restart Server" after fixing it (see the log)`;
-    status.setServer({ kind: "error", message });
-    showError(`${message}.`);
+    giveUp(`${reason}; it keeps failing, so it is not restarted`, 'Run "Completer: Restart Server" after fixing it (see the log).');
     return;
   }
+  output.error(reason);
   output.info(`restarting the server in ${delayMs / 1000} s`);
   status.setServer({ kind: "restarting", delayMs });
   const scheduled = generation;
@@ -259,6 +256,13 @@ function serverStopped(started: number, reason: string): void {
       void startServer();
     }
   }, delayMs);
+}
+
+/** The server stays stopped: the reason in the log and the status bar, and one pop-up with what to do. */
+function giveUp(reason: string, advice: string): void {
+  output.error(reason);
+  status.setServer({ kind: "error", message: reason });
+  showError(`${reason}. ${advice}`);
 }
 
 /** Not awaited: activation and the close handler must not wait for the user to click. */

@@ -60,6 +60,11 @@ function M.apply(user)
   return options
 end
 
+--- Neovim 0.12+ draws and accepts inline completions itself.
+function M.use_native()
+  return M.options.native and vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
+end
+
 function M.filetype_enabled(filetype)
   local filetypes = M.options.filetypes
   return vim.tbl_contains(filetypes, "*") or vim.tbl_contains(filetypes, filetype)

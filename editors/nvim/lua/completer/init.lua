@@ -7,11 +7,6 @@ local suggest = require("completer.suggest")
 
 local M = {}
 
---- Neovim 0.12+ draws and accepts inline completions itself.
-local function use_native()
-  return config.options.native and vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
-end
-server.use_native = use_native
 
 local function attach(bufnr)
   if not config.options.enabled or not config.filetype_enabled(vim.bo[bufnr].filetype) then
@@ -20,7 +15,7 @@ local function attach(bufnr)
   if vim.bo[bufnr].buftype ~= "" then
     return
   end
-  if server.attach(bufnr) and use_native() then
+  if server.attach(bufnr) and config.use_native() then
     vim.lsp.inline_completion.enable(true, { bufnr = bufnr })
   end
 end
@@ -42,8 +37,8 @@ end
 
 local function set_keymaps()
   local keys = config.options.keymaps
-  local module = use_native() and "completer.native" or "completer.suggest"
-  if use_native() and keys.accept then
+  local module = config.use_native() and "completer.native" or "completer.suggest"
+  if config.use_native() and keys.accept then
     vim.keymap.set("i", keys.accept, function()
       if not vim.lsp.inline_completion.get() then
         return keys.accept
@@ -56,7 +51,7 @@ local function set_keymaps()
     { "accept_line", "completer: accept next line" },
     { "dismiss", "completer: dismiss suggestion" },
   }) do
-    if keys[action[1]] and not (use_native() and action[1] == "accept") then
+    if keys[action[1]] and not (config.use_native() and action[1] == "accept") then
       map_when_visible(keys[action[1]], module, action[1], action[2])
     end
   end
@@ -82,7 +77,7 @@ local function set_autocmds()
       end
     end
   end
-  if use_native() then -- Neovim asks and draws; the plugin keeps drafts in step and catches up after start-up
+  if config.use_native() then -- Neovim asks and draws; the plugin keeps drafts in step and catches up after start-up
     vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(function() suggest.stop_drafts() end) })
     vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
     vim.api.nvim_create_autocmd("LspAttach", { group = group, callback = in_attached(native.on_attach) })
@@ -106,7 +101,7 @@ function M.toggle()
   else
     suggest.dismiss()
   end
-  if use_native() then
+  if config.use_native() then
     vim.lsp.inline_completion.enable(config.options.enabled)
   end
   vim.notify("completer: " .. (config.options.enabled and "on" or "off"))
@@ -120,7 +115,7 @@ function M.status()
     cmd = table.concat(config.options.cmd, " "),
     model = config.options.model or "(the server's bundled model)",
     running = client ~= nil and client.initialized == true,
-    native = use_native(),
+    native = config.use_native(),
     last_latency_ms = suggest.last_latency_ms,
     last_result = suggest.last_result,
     last_error = server.last_error,

@@ -103,7 +103,7 @@ function M.wrap(client)
         return -- the buffer left its window meanwhile: 0.12-dev's handler would fail on the missing window
       end
       if not err then
-        local items = (result ~= nil and result ~= vim.NIL) and (result.items or result) or {}
+        local items = suggest.items(result)
         for _, item in ipairs(items) do
           if zero_width(item.range) then
             item.range = nil
@@ -123,7 +123,7 @@ function M.on_attach(bufnr)
   vim.schedule(function()
     vim.schedule(function()
       local c = completor(bufnr)
-      if c and c.automatic_request and vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:sub(1, 1) == "i" then
+      if c and c.automatic_request and suggest.typing_in(bufnr) then
         c:automatic_request()
       end
     end)

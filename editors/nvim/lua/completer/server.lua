@@ -3,8 +3,6 @@ local config = require("completer.config")
 
 local M = {
   client_id = nil,
-  -- Set by init.lua: whether Neovim's own inline completion is in use.
-  use_native = function() return false end,
   last_error = nil,
   -- Set when starting cannot work (command missing): no retry, so no repeated errors.
   blocked = false,
@@ -47,7 +45,7 @@ local function lsp_config()
       if not result.capabilities.inlineCompletionProvider then
         M.report_error("completer: the server does not offer inline completions (is cmd the completer server?)")
       end
-      if M.use_native() then
+      if config.use_native() then
         require("completer.native").wrap(client)
       else
         vim.schedule(require("completer.suggest").on_server_ready) -- after the buffers' didOpen

@@ -87,12 +87,20 @@ local function fit(item, bufnr, row, col, encoding)
   return text:sub(#typed + 1), end_col
 end
 
+--- True while `bufnr` is the current buffer and Neovim is in insert mode: someone is typing there.
+function M.typing_in(bufnr)
+  return vim.api.nvim_get_current_buf() == bufnr and vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
+end
+
 --- True while the cursor, the buffer's text and insert mode are as they were at (bufnr, row, col, changedtick).
 local function still_at(bufnr, row, col, changedtick)
   local now_row, now_col = cursor()
-  return vim.api.nvim_get_current_buf() == bufnr and now_row == row and now_col == col
-    and vim.api.nvim_buf_get_changedtick(bufnr) == changedtick
-    and vim.api.nvim_get_mode().mode:sub(1, 1) == "i"
+  return M.typing_in(bufnr) and now_row == row and now_col == col and vim.api.nvim_buf_get_changedtick(bufnr) == changedtick
+end
+
+--- The items of an inlineCompletion result (a list, a list object, or null).
+function M.items(result)
+  return (result ~= nil and result ~= vim.NIL) and (result.items or result) or {}
 end
 
 --- What the last request came back with, for :CompleterStatus; an invoked one that found nothing says so.
@@ -131,7 +139,7 @@ local function request(trigger_kind)
       end
       return
     end
-    local items = (result ~= nil and result ~= vim.NIL) and (result.items or result) or {}
+    local items = M.items(result)
     M.record_result((vim.loop.hrtime() - started) / 1e6, #items == 0, trigger_kind)
     if not still_at(bufnr, row, col, changedtick) then
       return
@@ -176,8 +184,7 @@ end
 function M.on_server_ready()
   local w = waiting
   waiting = nil
-  if w and vim.api.nvim_buf_is_valid(w.bufnr) and vim.api.nvim_get_current_buf() == w.bufnr
-    and vim.api.nvim_buf_get_changedtick(w.bufnr) == w.changedtick and vim.api.nvim_get_mode().mode:sub(1, 1) == "i" then
+  if w and vim.api.nvim_buf_is_valid(w.bufnr) and M.typing_in(w.bufnr) and vim.api.nvim_buf_get_changedtick(w.bufnr) == w.changedtick then
     request(w.trigger_kind)
   end
 end
