@@ -3,6 +3,7 @@
 With a known infill the tests can say exactly which range and which drafts an editor gets.
 """
 
+import asyncio
 import json
 import sys
 import tempfile
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from tests.lsp.conftest import initialize_params, inline_params, open_document, wait_for_log
+from tests.lsp.conftest import initialize_params, inline_params, open_document, stats, wait_for_log
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,6 +24,8 @@ SCRIPT = {"rules": [
     {"after": "abs(", "text": "x - 1)", "drafts": ["x", "x - 1)\nprint(y)"], "pause_ms": 80},
     {"after": "burst = ", "text": "3", "drafts": ["1", "2", "3"]},
     {"after": "closers = f(", "text": "a) + 1"},
+    {"after": "total = ", "text": "1", "pause_ms": 300},  # slow enough for a newer request or a cancel to arrive
+    {"after": "count = ", "text": "2", "pause_ms": 300},
 ]}
 SCRIPT_FILE = Path(tempfile.mkdtemp(prefix="completer-script-")) / "script.json"
 SCRIPT_FILE.write_text(json.dumps(SCRIPT))
@@ -88,3 +92,25 @@ async def test_no_drafts_when_the_client_turns_them_off(client: LanguageClient):
     assert item.insert_text == "x - 1" and client.drafts == []
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"completer": {"drafts": "yes"}}))
     await wait_for_log(client, "completer.drafts must be true or false")
+
+
+async def test_newer_request_supersedes_older_and_cancel_request_is_honoured(client: LanguageClient):
+    open_document(client, "file:///a.py", "total = \n")
+    open_document(client, "file:///b.py", "count = \n")
+    before = await stats(client)
+    older = client.text_document_inline_completion_async(inline_params("file:///a.py", 0, 8))
+    newer = client.text_document_inline_completion_async(inline_params("file:///a.py", 0, 8))
+    cancelled = client.protocol.send_request(types.TEXT_DOCUMENT_INLINE_COMPLETION, inline_params("file:///b.py", 0, 8), msg_id="to-cancel")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="to-cancel"))
+
+    older_result, newer_result = await asyncio.gather(older, newer)
+    assert older_result is None
+    assert isinstance(newer_result, types.InlineCompletionList)
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wrap_future(cancelled)
+    assert error.value.code == JsonRpcRequestCancelled.CODE
+    after = await stats(client)
+    # the older and the cancelled request may have reached the model before they were superseded or
+    # cancelled: they stop at its next pass
+    assert after["cancellations"] - before["cancellations"] == 2
+    assert 1 <= after["model_calls"] - before["model_calls"] <= 3
