@@ -2,7 +2,7 @@
  * VS Code entry point: runs the completer language server and shows its
  * inline completions and, while the model works, its drafts. The logic that
  * does not need VS Code lives in settings.ts, serverCommand.ts,
- * restartPolicy.ts, status.ts and drafts.ts.
+ * restartPolicy.ts, status.ts, ranges.ts and drafts.ts.
  */
 import * as os from "os";
 import * as vscode from "vscode";
@@ -15,6 +15,7 @@ import {
 } from "vscode-languageclient/node";
 import type { LanguageClientOptions, Middleware } from "vscode-languageclient/node";
 import { Draft, DRAFT_NOTIFICATION, draftFirstLine } from "./drafts";
+import { fillMissingRanges } from "./ranges";
 import { RestartPolicy } from "./restartPolicy";
 import { describeCommand, resolveServerCommand } from "./serverCommand";
 import { CompleterSettings, languageEnabled, PROCESS_SETTINGS, readSettings, serverSettings } from "./settings";
@@ -195,9 +196,7 @@ const inlineCompletionMiddleware: Middleware = {
     try {
       const result = await next(document, position, context, token);
       const items = result ? (Array.isArray(result) ? result : result.items) : [];
-      for (const item of items) {
-        item.range ??= new vscode.Range(position, position);
-      }
+      fillMissingRanges(items, new vscode.Range(position, position));
       if (!token.isCancellationRequested) {
         latencyMs = performance.now() - startedAt;
         empty = items.length === 0;
