@@ -42,8 +42,11 @@ def use_triton(x: Tensor) -> bool:
     return True
 
 
-def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None) -> Tensor:
-    """Unmasked grouped-query attention of q [B, Hq, T, D] over the first kv_len keys of k, v [B, Hkv, S, D]."""
+def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | Tensor | None = None) -> Tensor:
+    """Grouped-query attention of q [B, Hq, T, D] over the first kv_len keys of k, v [B, Hkv, S, D].
+
+    ``kv_len``: one length for all rows, or an integer tensor [B] with each row's own length.
+    """
     if q.dim() != 4 or k.dim() != 4 or k.shape != v.shape:
         raise ValueError(f"attention wants q [B, Hq, T, D] and k, v [B, Hkv, S, D] (got q {tuple(q.shape)}, "
                          f"k {tuple(k.shape)}, v {tuple(v.shape)})")
@@ -51,7 +54,10 @@ def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None) -> Ten
     if B != Bk or D != Dk or Hq % Hkv or not q.dtype == k.dtype == v.dtype:
         raise ValueError(f"attention: batch, head dim and dtype must match and Hq must be a multiple of Hkv "
                          f"(got q {tuple(q.shape)} {q.dtype}, k {tuple(k.shape)} {k.dtype}, v {v.dtype})")
-    if kv_len is not None and not 1 <= kv_len <= S:
+    if isinstance(kv_len, Tensor):
+        if kv_len.shape != (B,) or kv_len.dtype.is_floating_point:
+            raise ValueError(f"attention: per-row kv_len must be an integer tensor of shape ({B},) (got {tuple(kv_len.shape)} {kv_len.dtype})")
+    elif kv_len is not None and not 1 <= kv_len <= S:
         raise ValueError(f"attention: kv_len must be in 1..{S} (got {kv_len})")
     if use_triton(q):
         from kernels.triton_attention import attention_triton

@@ -7,11 +7,18 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def attention_reference(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None) -> Tensor:
-    """Unmasked grouped-query attention of q [B, Hq, T, D] over k, v [B, Hkv, S, D] (first kv_len keys)."""
-    if kv_len is not None:
+def attention_reference(q: Tensor, k: Tensor, v: Tensor, kv_len: int | Tensor | None = None) -> Tensor:
+    """Grouped-query attention of q [B, Hq, T, D] over k, v [B, Hkv, S, D]: the first kv_len keys.
+
+    ``kv_len`` is one length for every row or a tensor [B] of per-row lengths (a batch of
+    sequences of different lengths, padded to S); keys past a row's length are masked out.
+    """
+    mask = None
+    if isinstance(kv_len, Tensor):
+        mask = (torch.arange(k.shape[2], device=k.device)[None, :] < kv_len[:, None])[:, None, None, :]
+    elif kv_len is not None:
         k, v = k[:, :, :kv_len], v[:, :, :kv_len]
-    return F.scaled_dot_product_attention(q, k, v, enable_gqa=q.shape[1] != k.shape[1])
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1])
 
 
 def confidence_reference(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:

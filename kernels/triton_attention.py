@@ -26,9 +26,9 @@ MIN_KEYS_PER_SPLIT = 256   # below this a split's partial results cost more than
 def _attention_kernel(
     q_ptr, k_ptr, v_ptr, o_ptr, part_o_ptr, part_m_ptr, part_l_ptr,
     sq_b, sq_h, sq_t, sq_d, sk_b, sk_h, sk_s, sk_d, sv_b, sv_h, sv_s, sv_d, so_b, so_h, so_t, so_d,
-    n_kv_heads, group, T, kv_len, keys_per_split, num_splits, qk_scale,
+    n_kv_heads, group, T, kv_len, kv_lens_ptr, keys_per_split, num_splits, qk_scale,
     HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-    SPLIT: tl.constexpr, UPCAST: tl.constexpr, PRECISION: tl.constexpr,
+    SPLIT: tl.constexpr, UPCAST: tl.constexpr, PRECISION: tl.constexpr, PER_ROW: tl.constexpr,
 ):
     pid_bh = tl.program_id(0)  # batch * kv head
     pid_m = tl.program_id(1)   # tile of the group's stacked query rows
@@ -36,6 +36,8 @@ def _attention_kernel(
     b = pid_bh // n_kv_heads
     kv_head = pid_bh % n_kv_heads
     n_rows = group * T
+    if PER_ROW:  # each batch row is a sequence of its own length
+        kv_len = tl.load(kv_lens_ptr + b)
 
     rows = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     row_ok = rows < n_rows
@@ -66,14 +68,14 @@ def _attention_kernel(
             v = v.to(tl.float32)
         scores = tl.dot(q, k, input_precision=PRECISION) * qk_scale
         scores = tl.where(n_ok[None, :], scores, float("-inf"))
-        m_new = tl.maximum(m_i, tl.max(scores, 1))  # finite: every tile holds at least one key
+        m_new = tl.maximum(m_i, tl.max(scores, 1))  # finite: every tile run holds at least one key
         alpha = tl.exp2(m_i - m_new)
         p = tl.exp2(scores - m_new[:, None])
         l_i = l_i * alpha + tl.sum(p, 1)
         acc = acc * alpha[:, None] + tl.dot(p.to(v.dtype), v, input_precision=PRECISION)
         m_i = m_new
 
-    if SPLIT:
+    if SPLIT:  # a split past a short row's keys ran no tile: m = -inf, l = 0 weigh it out in the merge
         part = (pid_bh * num_splits + pid_s) * n_rows + rows
         tl.store(part_m_ptr + part, m_i, mask=row_ok)
         tl.store(part_l_ptr + part, l_i, mask=row_ok)
@@ -117,12 +119,13 @@ def default_splits(programs: int, kv_len: int, device: torch.device) -> int:
     return max(1, min(wanted, kv_len // MIN_KEYS_PER_SPLIT))
 
 
-def attention_triton(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None,
+def attention_triton(q: Tensor, k: Tensor, v: Tensor, kv_len: int | Tensor | None = None,
                      num_splits: int | None = None) -> Tensor:
     """Triton version of ``attention_reference``; ``num_splits`` overrides the key-split heuristic."""
     B, Hq, T, D = q.shape
     Hkv, S = k.shape[1], k.shape[2]
-    kv_len = S if kv_len is None else kv_len
+    kv_lens = kv_len.to(device=q.device, dtype=torch.int32) if isinstance(kv_len, Tensor) else None
+    kv_len = S if kv_len is None or kv_lens is not None else kv_len  # splits cover the longest row
     group = Hq // Hkv
     n_rows = group * T
     block_m = max(16, min(64, triton.next_power_of_2(n_rows)))
@@ -147,9 +150,10 @@ def attention_triton(q: Tensor, k: Tensor, v: Tensor, kv_len: int | None = None,
     _attention_kernel[(B * Hkv, row_tiles, num_splits)](
         q, k, v, out, part_o, part_m, part_l,
         *q.stride(), *k.stride(), *v.stride(), *out.stride(),
-        Hkv, group, T, kv_len, keys_per_split, num_splits, math.log2(math.e) / math.sqrt(D),
+        Hkv, group, T, kv_len, out if kv_lens is None else kv_lens, keys_per_split, num_splits,
+        math.log2(math.e) / math.sqrt(D),
         HEAD_DIM=D, BLOCK_M=block_m, BLOCK_N=BLOCK_N, BLOCK_D=block_d,
-        SPLIT=split, UPCAST=interpreted, PRECISION=precision,
+        SPLIT=split, UPCAST=interpreted, PRECISION=precision, PER_ROW=kv_lens is not None,
         num_warps=4, num_stages=2,
     )
     if split:

@@ -41,15 +41,20 @@ def dispatch_state() -> dict:
                                     for name in ("attention", "confidence", "rms_norm", "swiglu"))}
 
 
-def attention_case(B: int, Hq: int, Hkv: int, T: int, S: int, D: int, dtype: str, kv_len: int | None,
+def attention_case(B: int, Hq: int, Hkv: int, T: int, S: int, D: int, dtype: str, kv_len: int | list[int] | None,
                    num_splits: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Block attention; q is a transposed view [B, T, Hq, D] -> [B, Hq, T, D], as the model makes it."""
+    """Block attention; q is a transposed view [B, T, Hq, D] -> [B, Hq, T, D], as the model makes it.
+
+    A list ``kv_len`` gives every batch row its own length (a padded batch of sequences).
+    """
     from kernels.reference import attention_reference
     from kernels.triton_attention import attention_triton
     g = torch.Generator().manual_seed(seed)
     q = torch.randn(B, T, Hq, D, generator=g).to(DTYPES[dtype]).transpose(1, 2)
     k = torch.randn(B, Hkv, S, D, generator=g).to(DTYPES[dtype])
     v = torch.randn(B, Hkv, S, D, generator=g).to(DTYPES[dtype])
+    if isinstance(kv_len, list):
+        kv_len = torch.tensor(kv_len)
     out = attention_triton(q, k, v, kv_len, num_splits=num_splits)
     return out, attention_reference(q.float(), k.float(), v.float(), kv_len)
 
