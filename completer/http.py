@@ -2,7 +2,10 @@
 
 `POST /v1/completions` (OpenAI's legacy completions with `suffix`) and `POST /v1/fim/completions`
 (the path Inception's Mercury serves FIM on) take the code before the cursor as `prompt` and the
-code after it as `suffix`, and answer a `text_completion` object.
+code after it as `suffix`, and answer a `text_completion` object. `effort` (low | medium | high,
+as Mercury's API has it) trades passes for care. Requests are batched by the scheduler: many
+clients share each denoising pass, and a client that hangs up (streaming or not) frees its
+place at the next pass.
 
 Streaming differs from OpenAI on purpose: a diffusion model refines the whole span in parallel, so
 every event carries the *full current draft* of the span (`"draft": true`), not a delta to append.
@@ -23,7 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -33,19 +36,18 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from completer.engine import Engine
+from completer.engine import Completion
 from completer.errors import BadInput, CompleterError, ModelLoadError
+from completer.sampler import DEFAULT_EFFORT, DenoiseSettings
+from completer.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
 
 MAX_TOKENS_LIMIT = 1024
-"""Largest span one request may ask for: the single model is shared, so one request must stay short."""
+"""Largest span one request may ask for: the model's passes are shared, so one request must stay short."""
 
 OPEN_PATHS = {"/health"}
 """Paths that answer without the API key, so a supervisor can probe liveness."""
-
-T = TypeVar("T")
-
 
 class CompletionRequest(BaseModel):
     """The body fields we honour; other OpenAI fields (top_p, stop, n, ...) are accepted and ignored."""
@@ -59,6 +61,7 @@ class CompletionRequest(BaseModel):
     seed: int | None = None
     model: str | None = None
     stream: bool = False
+    effort: Literal["low", "medium", "high"] = DEFAULT_EFFORT  # sampler.EFFORTS: fewer passes or more care
 
 
 class ApiError(Exception):
@@ -130,25 +133,25 @@ def parse_request(raw: bytes) -> CompletionRequest:
 
 
 class ModelSlot:
-    """The one engine this server runs: loaded on first use, every call into it serialised by one lock."""
+    """The scheduler this server runs: loaded on first use; every request is batched by it, none waits on a lock."""
 
-    def __init__(self, loader: Callable[[], Engine]) -> None:
+    def __init__(self, loader: Callable[[], Scheduler]) -> None:
         self.loader = loader
-        self.engine: Engine | None = None
+        self.scheduler: Scheduler | None = None
         self.load_error: str | None = None
-        self.lock = threading.Lock()
+        self.loading = threading.Lock()
 
-    def run(self, work: Callable[[Engine], T]) -> T:
-        """Blocking: call from a worker thread, never on the event loop."""
-        with self.lock:
-            if self.engine is None:
-                self.engine = self.load()
-            return work(self.engine)
+    def get(self) -> Scheduler:
+        """Blocking (it may load the model): call from a worker thread, never on the event loop."""
+        with self.loading:
+            if self.scheduler is None:
+                self.scheduler = self.load()
+            return self.scheduler
 
-    def load(self) -> Engine:
+    def load(self) -> Scheduler:
         """A failed load is not remembered: fixing the checkpoint needs no server restart."""
         try:
-            engine = self.loader()
+            scheduler = self.loader()
         except Exception as error:
             self.load_error = str(error)
             if not isinstance(error, ModelLoadError):
@@ -156,7 +159,7 @@ class ModelSlot:
                 raise ModelLoadError(str(error)) from error
             raise
         self.load_error = None
-        return engine
+        return scheduler
 
 
 @dataclass
@@ -170,36 +173,27 @@ class Filled:
     stats: dict[str, Any]
 
 
-def fill(
-    engine: Engine,
-    request: CompletionRequest,
-    should_stop: Callable[[], bool] | None = None,
-    on_draft: Callable[[str], None] | None = None,
-) -> Filled:
-    """Runs one request on the engine (worker thread, slot lock held)."""
-    if request.model is not None and request.model != engine.name:
+def start(scheduler: Scheduler, request: CompletionRequest, on_draft: Callable[[str], None] | None = None) -> Job:
+    """Submit one request to the scheduler; raises ApiError for a model this server does not serve."""
+    if request.model is not None and request.model != scheduler.name:
         raise ApiError(
             404,
-            f"model {request.model!r} is not served here; this server serves {engine.name!r} (or omit 'model')",
+            f"model {request.model!r} is not served here; this server serves {scheduler.name!r} (or omit 'model')",
             param="model",
             code="model_not_found",
         )
-    suffix = request.suffix or ""
-    completion = engine.complete(
-        request.prompt,
-        suffix,
-        max_tokens=request.max_tokens,
-        temperature=request.temperature,
-        seed=request.seed,
-        should_stop=should_stop,
-        on_draft=on_draft,
-    )
-    # The model's own counts: the context it actually read (the engine keeps the code nearest the
-    # cursor when the file is too long) and the span before its end token.
+    settings = DenoiseSettings.for_effort(request.effort, max_tokens=request.max_tokens,
+                                          temperature=request.temperature, seed=request.seed)
+    return scheduler.submit(request.prompt, request.suffix or "", settings, on_draft=on_draft)
+
+
+def filled(scheduler: Scheduler, request: CompletionRequest, completion: Completion) -> Filled:
+    # The model's own counts: the context it actually read (the scheduler keeps the code nearest
+    # the cursor when the text is too long) and the span before its end token.
     prompt_tokens = completion.stats["context_tokens"]
     completion_tokens = completion.stats["span_tokens"]
     return Filled(
-        model=engine.name,
+        model=scheduler.name,
         text=completion.text,
         finish_reason="length" if completion_tokens >= request.max_tokens else "stop",
         usage={
@@ -244,50 +238,56 @@ def sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data)}\n\n"
 
 
-async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingResponse:
-    """Bridges the engine's on_draft callback (worker thread) to server-sent events (event loop).
+async def complete(slot: ModelSlot, request: CompletionRequest, http_request: Request) -> dict[str, Any]:
+    """A non-streaming completion; a client that hangs up cancels it at the next pass."""
+    scheduler = await asyncio.to_thread(slot.get)
+    job = start(scheduler, request)
+    watcher = asyncio.create_task(cancel_on_disconnect(http_request, job))
+    try:
+        completion = await asyncio.wrap_future(job.future)
+    finally:
+        watcher.cancel()
+    return Reply.new(scheduler.name).final(filled(scheduler, request, completion))
 
-    The first event is awaited before the response starts, so a bad request, an unknown model or a
+
+async def cancel_on_disconnect(http_request: Request, job: Job) -> None:
+    """The body is read: the next ASGI message is the client going away."""
+    while (await http_request.receive())["type"] != "http.disconnect":
+        pass
+    job.cancel()
+
+
+async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingResponse:
+    """Bridges the scheduler's drafts (its thread) to server-sent events (event loop).
+
+    The request is submitted before the response starts, so a bad request, an unknown model or a
     missing checkpoint still gets its proper status code instead of an error inside a 200 stream.
     """
     loop = asyncio.get_running_loop()
-    events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-    client_gone = threading.Event()
-
-    def push(kind: str, value: Any) -> None:
-        loop.call_soon_threadsafe(events.put_nowait, (kind, value))
-
-    def produce() -> None:
-        try:
-            filled = slot.run(
-                lambda engine: fill(
-                    engine, request, should_stop=client_gone.is_set, on_draft=lambda text: push("draft", text)
-                )
-            )
-            push("done", filled)
-        except Exception as error:
-            push("error", error)
-
-    loop.run_in_executor(None, produce)
-    kind, value = await events.get()
-    if kind == "error":
-        raise value
-    assert slot.engine is not None  # the first event came from it
-    reply = Reply.new(slot.engine.name)
+    drafts: asyncio.Queue[str] = asyncio.Queue()
+    scheduler = await asyncio.to_thread(slot.get)
+    job = start(scheduler, request, on_draft=lambda text: loop.call_soon_threadsafe(drafts.put_nowait, text))
+    done = asyncio.wrap_future(job.future)
+    reply = Reply.new(scheduler.name)
 
     async def body() -> AsyncIterator[str]:
-        nonlocal kind, value
         try:
-            while kind == "draft":
-                yield sse({**reply.text_completion(value, None), "draft": True})
-                kind, value = await events.get()
-            if kind == "done":
-                yield sse({**reply.final(value), "draft": False})
-            else:
-                yield sse(to_api_error(value).body())
+            while True:
+                next_draft = asyncio.ensure_future(drafts.get())
+                await asyncio.wait([next_draft, done], return_when=asyncio.FIRST_COMPLETED)
+                if not next_draft.done():
+                    next_draft.cancel()
+                    break
+                yield sse({**reply.text_completion(next_draft.result(), None), "draft": True})
+            while not drafts.empty():  # drafts of the last passes, queued before the result
+                yield sse({**reply.text_completion(drafts.get_nowait(), None), "draft": True})
+            try:
+                yield sse({**reply.final(filled(scheduler, request, done.result())), "draft": False})
+            except Exception as error:
+                yield sse(to_api_error(error).body())
             yield "data: [DONE]\n\n"
         finally:
-            client_gone.set()  # stops the engine between passes when the client hangs up mid-stream
+            job.cancel()  # stops the request at the next pass when the client hangs up mid-stream
 
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
@@ -344,10 +344,10 @@ class Gatekeeper:
 
 
 def create_app(
-    engine_loader: Callable[[], Engine], api_key: str | None = None, max_body_bytes: int = 1_000_000
+    loader: Callable[[], Scheduler], api_key: str | None = None, max_body_bytes: int = 1_000_000
 ) -> FastAPI:
-    """The API around one lazily loaded engine; with `api_key`, every path but /health needs it."""
-    slot = ModelSlot(engine_loader)
+    """The API around one lazily loaded scheduler; with `api_key`, every path but /health needs it."""
+    slot = ModelSlot(loader)
     app = FastAPI(title="completer", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(Gatekeeper, api_key=api_key, max_body_bytes=max_body_bytes)
     for kind in (ApiError, CompleterError, HTTPException, Exception):
@@ -356,17 +356,17 @@ def create_app(
     @app.get("/health")
     async def health() -> dict[str, Any]:
         """Never loads the model: it answers even while the model is missing or busy."""
-        engine = slot.engine
+        scheduler = slot.scheduler
         return {
             "status": "model_unavailable" if slot.load_error else "ok",
-            "model": engine.name if engine else None,
-            "loaded": engine is not None,
+            "model": scheduler.name if scheduler else None,
+            "loaded": scheduler is not None,
             "error": slot.load_error,
         }
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        name = await asyncio.to_thread(slot.run, lambda engine: engine.name)
+        name = (await asyncio.to_thread(slot.get)).name
         return {
             "object": "list",
             "data": [{"id": name, "object": "model", "created": int(time.time()), "owned_by": "completer"}],
@@ -379,8 +379,7 @@ def create_app(
         request = parse_request(await http_request.body())
         if request.stream:
             return await stream(slot, request)
-        filled = await asyncio.to_thread(slot.run, lambda engine: fill(engine, request))
-        return Reply.new(filled.model).final(filled)
+        return await complete(slot, request, http_request)
 
     return app
 
@@ -402,5 +401,5 @@ def serve(host: str, port: int, model: str | None, api_key: str | None) -> None:
             f"refusing to serve on {host} without an API key: anyone who can reach it could use the model. "
             "Pass --api-key KEY (or set COMPLETER_API_KEY), or bind 127.0.0.1."
         )
-    app = create_app(lambda: Engine.load(model), api_key=api_key)
+    app = create_app(lambda: Scheduler.load(model), api_key=api_key)
     uvicorn.run(app, host=host, port=port)

@@ -54,7 +54,11 @@ class ModelConfig:
 
 
 class ContextCache:
-    """Per-layer keys/values of the whole sequence, shape [layers, B, kv_heads, S, head_dim]."""
+    """Per-layer keys/values of whole sequences, shape [layers, rows, kv_heads, S, head_dim].
+
+    One row per sequence: a single request's cache has one row; the scheduler's pool has a row
+    per request in flight, sequences of different lengths padded to S.
+    """
 
     def __init__(self, config: ModelConfig, batch: int, seq_len: int, dtype: torch.dtype, device):
         shape = (config.n_layers, batch, config.n_kv_heads, seq_len, config.head_dim)
@@ -65,12 +69,40 @@ class ContextCache:
     def seq_len(self) -> int:
         return self.k.shape[3]
 
-    def update(self, layer: int, start: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
-        """Write a window's fresh keys/values and return the layer's whole cache."""
-        end = start + k.shape[2]
-        self.k[layer, :, :, start:end] = k
-        self.v[layer, :, :, start:end] = v
-        return self.k[layer], self.v[layer]
+    def move_row(self, src: int, dst: int) -> None:
+        """Copy one sequence's keys/values to another row (the scheduler keeps its rows packed)."""
+        self.k[:, dst] = self.k[:, src]
+        self.v[:, dst] = self.v[:, src]
+
+
+@dataclass
+class CacheWindow:
+    """Where one forward's windows sit in a cache: which rows, which columns, how many keys each row reads.
+
+    ``start`` (one column for every row, contiguous windows) or ``write`` ([B, T] a column per
+    token: windows at different places in sequences of different lengths, the padding of short
+    windows sent to a column past every row's keys). ``kv_len`` [B] masks each row's keys past
+    its own sequence; None reads the first ``keys`` keys of every row.
+    """
+
+    cache: ContextCache
+    rows: slice
+    keys: int
+    start: int = 0
+    write: Tensor | None = None
+    kv_len: Tensor | None = None
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Write the window's fresh keys/values and return the keys/values its queries attend over."""
+        kc, vc = self.cache.k[layer, self.rows], self.cache.v[layer, self.rows]
+        if self.write is None:
+            kc[:, :, self.start:self.start + k.shape[2]] = k
+            vc[:, :, self.start:self.start + k.shape[2]] = v
+        else:
+            index = self.write[:, None, :, None].expand_as(k)
+            kc.scatter_(2, index, k)
+            vc.scatter_(2, index, v)
+        return kc[:, :, :self.keys], vc[:, :, :self.keys]
 
 
 class RMSNorm(nn.Module):
@@ -84,9 +116,9 @@ class RMSNorm(nn.Module):
 
 
 def rope_tables(head_dim: int, positions: Tensor, theta: float) -> tuple[Tensor, Tensor]:
-    """cos/sin for the half-split ("rotate_half") RoPE layout that HF Qwen2/Llama weights use."""
+    """cos/sin [..., head_dim] for positions [...], in the half-split ("rotate_half") RoPE layout of HF Qwen2/Llama."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=positions.device) / head_dim))
-    angles = positions.float()[:, None] * inv_freq[None, :]
+    angles = positions.float()[..., None] * inv_freq
     angles = torch.cat([angles, angles], dim=-1)
     return angles.cos(), angles.sin()
 
@@ -107,16 +139,17 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(c.dim, c.n_kv_heads * c.head_dim, bias=c.qkv_bias)
         self.o_proj = nn.Linear(c.n_heads * c.head_dim, c.dim, bias=False)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, layer: int, start: int,
-                cache: ContextCache | None) -> Tensor:
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, layer: int, window: CacheWindow | None) -> Tensor:
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is not None:
-            k, v = cache.update(layer, start, k, v)
-        y = kernels.attention(q, k, v)
+        kv_len = None
+        if window is not None:
+            k, v = window.update(layer, k, v)
+            kv_len = window.kv_len
+        y = kernels.attention(q, k, v, kv_len)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -139,9 +172,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.dim, config.norm_eps)
         self.mlp = MLP(config)
 
-    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, layer: int, start: int,
-                cache: ContextCache | None) -> Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, layer, start, cache)
+    def forward(self, x: Tensor, cos: Tensor, sin: Tensor, layer: int, window: CacheWindow | None) -> Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, layer, window)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -178,13 +210,30 @@ class Transformer(nn.Module):
         """
         T = tokens.shape[1]
         positions = torch.arange(start, start + T, device=tokens.device)
-        cos, sin = rope_tables(self.config.head_dim, positions, self.config.rope_theta)
-        x = self.embed_tokens(tokens)
-        for i, layer in enumerate(self.layers):
-            x = layer(x, cos, sin, i, start, cache)
+        window = None if cache is None else CacheWindow(cache, slice(None), cache.seq_len, start=start)
+        x = self.hidden(tokens, positions, window)
         if logits_range is not None:
             x = x[:, logits_range[0]:logits_range[1]]
         return self.lm_head(self.norm(x)).float()
+
+    def forward_windows(self, tokens: Tensor, positions: Tensor, window: CacheWindow, logits_at: Tensor) -> Tensor:
+        """One pass over a batch of windows, each of its own sequence (a row of ``window.cache``).
+
+        tokens, positions [B, T]; ``logits_at`` [B, n] picks, per row, the window tokens whose
+        logits [B, n, V] are wanted. Padding is the caller's: masked keys, a spare write column.
+        """
+        x = self.hidden(tokens, positions, window)
+        x = x.gather(1, logits_at[..., None].expand(-1, -1, x.shape[-1]))
+        return self.lm_head(self.norm(x)).float()
+
+    def hidden(self, tokens: Tensor, positions: Tensor, window: CacheWindow | None) -> Tensor:
+        cos, sin = rope_tables(self.config.head_dim, positions, self.config.rope_theta)
+        if positions.dim() == 2:  # one row of positions per sequence: broadcast over the heads
+            cos, sin = cos[:, None], sin[:, None]
+        x = self.embed_tokens(tokens)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cos, sin, i, window)
+        return x
 
     def new_cache(self, batch: int, seq_len: int) -> ContextCache:
         p = self.embed_tokens.weight

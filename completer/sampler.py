@@ -7,6 +7,11 @@ semi-autoregressive blocks. With the context cache, keys/values of the whole seq
 computed once and a pass only recomputes the active block (plus, on the first pass of a block,
 the block before it, whose last commits were still masks when its keys were computed).
 
+A `Denoiser` is one request's decoding state, advanced one pass at a time; `batch_pass` runs one
+pass for many of them with one forward per kind of pass (block windows; whole sequences for new,
+grown or refreshed ones), each request owning a row of a shared cache. The scheduler decides who
+is in the batch.
+
 A span ends at its first end/pad token; a span that fills its budget without one grows by a block
 up to ``max_tokens``. The span kind constrains decoding: a "line" span never commits a newline,
 a "block" span is cut where a line dedents below the span's first line.
@@ -24,25 +29,49 @@ from torch import Tensor
 
 import kernels
 
-from .errors import BadInput, Cancelled
-from .model import ContextCache, Transformer
+from .errors import BadInput
+from .model import CacheWindow, ContextCache, Transformer
 from .tokenizer import Tokenizer
 
 SPANS = ("free", "line", "block")
 
+# The effort knob, the one owner of decoding defaults: how the passes are scheduled at each level.
+# Chosen by measurement (README, "Effort"); low never takes more passes than high.
+EFFORTS = {
+    "low": dict(threshold=0.7, steps=None),
+    "medium": dict(threshold=0.9, steps=None),
+    "high": dict(threshold=0.98, steps=None),
+}
+DEFAULT_EFFORT = "medium"
+DEFAULT_MAX_TOKENS = 64
+
 
 @dataclass
 class DenoiseSettings:
-    max_tokens: int = 64            # the span may grow up to this many tokens
+    max_tokens: int = DEFAULT_MAX_TOKENS  # the span may grow up to this many tokens
     span_tokens: int | None = None  # the span's first budget (default: one block)
     block_size: int = 32
-    threshold: float | None = 0.9   # commit every position this confident; None -> fixed schedule
+    threshold: float | None = EFFORTS[DEFAULT_EFFORT]["threshold"]  # commit every position this confident; None -> fixed
     steps: int | None = None        # fixed schedule: passes per full block
     use_cache: bool = True
     refresh_every: int = 0          # with the cache: full recompute every k passes (0: only when needed)
     temperature: float = 0.0
     seed: int | None = None
     span: str = "free"
+    effort: str | None = None       # the level these settings came from (a remote model is sent it)
+
+    @classmethod
+    def for_effort(cls, effort: str = DEFAULT_EFFORT, *, threshold: float | None = None, steps: int | None = None,
+                   **fields) -> "DenoiseSettings":
+        """The settings of an effort level; an explicit threshold or step count overrides its schedule."""
+        if effort not in EFFORTS:
+            raise BadInput(f"effort must be one of {', '.join(EFFORTS)} (got {effort!r})")
+        schedule = dict(EFFORTS[effort])
+        if steps is not None:
+            schedule = dict(threshold=None, steps=steps)
+        elif threshold is not None:
+            schedule = dict(threshold=threshold, steps=None)
+        return cls(**schedule, effort=effort, **fields)
 
     def validate(self) -> None:
         if self.max_tokens <= 0:
@@ -94,51 +123,70 @@ def indent_width(line: str) -> int:
 
 
 class Denoiser:
-    """One request's decoding state; ``run`` returns the span's token ids without the end tokens."""
+    """One request's decoding state; each `advance` applies one pass's logits, until `finished`.
+
+    ``result`` is then the span's token ids without the end tokens.
+    """
 
     def __init__(self, model: Transformer, tok: Tokenizer, prefix: list[int], suffix: list[int],
-                 settings: DenoiseSettings, should_stop: Callable[[], bool] | None = None,
-                 on_draft: Callable[[str], None] | None = None, line_start: str = ""):
+                 settings: DenoiseSettings, on_draft: Callable[[str], None] | None = None, line_start: str = ""):
         settings.validate()
-        self.model, self.tok, self.s = model, tok, settings
+        self.tok, self.s = tok, settings
         self.shift = 1 if model.config.shift_logits else 0
         if self.shift and not prefix:  # a shifted model predicts position i from i-1: give it one
             prefix = [tok.bos_id if tok.bos_id is not None else tok.end_id]
         self.prefix, self.suffix = prefix, suffix
-        self.should_stop, self.on_draft = should_stop, on_draft
+        self.on_draft = on_draft
         self.line_start = line_start  # text of the cursor's line left of the span ("block" spans)
         self.device = model.embed_tokens.weight.device
         self.generator = torch.Generator(device="cpu")
         if settings.seed is not None:
             self.generator.manual_seed(settings.seed)
         self.stats = DenoiseStats(context_tokens=len(prefix) + len(suffix))
-        self.cache: ContextCache | None = None
-        self.passes_since_refresh = 0
         self.banned: Tensor | None = None
         if settings.span == "line" and tok.newline_ids:
             self.banned = torch.tensor(tok.newline_ids, device=self.device)
+        first = min(settings.span_tokens or settings.block_size, settings.max_tokens)
+        self.span = Span([tok.mask_id] * first, [False] * first)
+        self.block_lo, self.block_hi = 0, min(settings.block_size, first)
+        self.stale_from = 0  # span position from which the cached keys are stale
+        self.passes = 0  # passes spent on the current block
+        self.cached = False  # whether this request's cache row holds its sequence's keys
+        self.passes_since_refresh = 0
+        self.started = time.perf_counter()
+        self.finished = False
+        self.result: list[int] = []
 
-    # -- the sequence -------------------------------------------------------------------------
-    def sequence(self, span: Span) -> Tensor:
-        return torch.tensor([self.prefix + span.ids + self.suffix], device=self.device)
+    # -- what the next pass must compute ------------------------------------------------------
+    def seq_len(self) -> int:
+        return len(self.prefix) + len(self.span.ids) + len(self.suffix)
 
-    def block_logits(self, span: Span, lo: int, hi: int, stale_from: int) -> Tensor:
-        """Logits [hi-lo, V] predicting span positions lo..hi, from one forward pass."""
-        P, n = len(self.prefix), hi - lo
-        x = self.sequence(span)
-        w0 = P + lo - self.shift  # a shifted model reads position i's prediction off hidden state i-1
+    def sequence(self) -> list[int]:
+        return self.prefix + self.span.ids + self.suffix
+
+    def needs_full_pass(self) -> bool:
+        """True when the next pass must recompute the whole sequence: no valid cache, or a refresh is due."""
+        s = self.s
+        return not s.use_cache or not self.cached or bool(s.refresh_every and self.passes_since_refresh >= s.refresh_every)
+
+    def logit_rows(self) -> tuple[int, int]:
+        """(first, count): the sequence positions whose hidden states predict the active block."""
+        # a shifted model reads position i's prediction off hidden state i-1
+        return len(self.prefix) + self.block_lo - self.shift, self.block_hi - self.block_lo
+
+    def block_window(self) -> tuple[int, int]:
+        """[start, end) of the sequence a cached block pass recomputes: the block, and the stale one before it."""
+        P = len(self.prefix)
+        return P + min(self.block_lo, self.stale_from) - self.shift, P + self.block_hi
+
+    def passed(self, full: bool) -> None:
+        """Bookkeeping of a pass whose logits are about to be applied."""
         self.stats.forward_passes += 1
-        if not self.s.use_cache:
-            return self.model(x, logits_range=(w0, w0 + n))[0]
-        refresh = self.cache is None or (self.s.refresh_every and self.passes_since_refresh >= self.s.refresh_every)
-        if refresh:
-            self.cache = self.model.new_cache(1, x.shape[1])
-            self.passes_since_refresh = 1
-            return self.model(x, 0, self.cache, logits_range=(w0, w0 + n))[0]
-        self.passes_since_refresh += 1
-        start = P + min(lo, stale_from) - self.shift
-        out = self.model(x[:, start:P + hi], start, self.cache, logits_range=(w0 - start, w0 - start + n))
-        return out[0]
+        if full:
+            self.cached, self.passes_since_refresh = True, 1
+        else:
+            self.passes_since_refresh += 1
+        self.stale_from = self.block_lo
 
     # -- choosing what to commit ---------------------------------------------------------------
     def choose(self, logits: Tensor) -> tuple[Tensor, Tensor]:
@@ -153,7 +201,8 @@ class Denoiser:
         token, prob, _, _ = kernels.confidence(logits)
         return token, prob
 
-    def commit(self, span: Span, positions: list[int], token: Tensor, conf: Tensor, passes_left: int) -> None:
+    def commit(self, positions: list[int], token: Tensor, conf: Tensor, passes_left: int) -> None:
+        span = self.span
         if self.s.threshold is not None:
             picked = [i for i, c in enumerate(conf.tolist()) if c >= self.s.threshold]
             if not picked:
@@ -168,22 +217,25 @@ class Denoiser:
         self.stats.committed_tokens += len(picked)
 
     # -- ending the span -----------------------------------------------------------------------
-    def end_at(self, span: Span, pos: int) -> None:
+    def end_at(self, pos: int) -> None:
+        span = self.span
         for i in range(pos, len(span.ids)):
             if not span.done[i]:
                 self.stats.committed_tokens += 1
             span.ids[i], span.done[i] = self.tok.end_id, True
 
-    def settle_end(self, span: Span) -> int | None:
+    def settle_end(self) -> int | None:
         """Position of the first committed end token; everything after it is end too."""
+        span = self.span
         ends = [i for i, t in enumerate(span.ids) if span.done[i] and t in self.tok.end_ids]
         if not ends:
             return None
-        self.end_at(span, ends[0] + 1)
+        self.end_at(ends[0] + 1)
         return ends[0]
 
-    def dedent_cut(self, span: Span) -> None:
+    def dedent_cut(self) -> None:
         """For "block" spans: end the span where a decided line starts left of the first line."""
+        span = self.span
         texts, pos = [], 0
         while pos < len(span.ids) and span.done[pos] and span.ids[pos] not in self.tok.end_ids:
             texts.append(self.tok.token_texts[span.ids[pos]])
@@ -202,58 +254,118 @@ class Denoiser:
                 # keep the newline's token unless it also carries the dedented line's text
                 holder = max((i for i, o in enumerate(offsets) if o < line_offset), default=-1)
                 carries = holder >= 0 and text[line_offset:offsets[holder] + len(texts[holder])].strip()
-                self.end_at(span, holder if carries else holder + 1)
+                self.end_at(holder if carries else holder + 1)
                 return
             line_offset += len(line) + 1
 
-    def draft(self, span: Span) -> str:
+    def draft(self) -> str:
+        span = self.span
         return self.tok.decode([t for t, d in zip(span.ids, span.done) if d and t not in self.tok.end_ids])
 
-    # -- the loop ------------------------------------------------------------------------------
-    def run(self) -> list[int]:
-        t0 = time.perf_counter()
-        s = self.s
-        first = min(s.span_tokens or s.block_size, s.max_tokens)
-        span = Span([self.tok.mask_id] * first, [False] * first)
-        lo = 0
-        with torch.inference_mode():
-            while True:
-                ended = self.decode_blocks(span, lo)
-                if ended or len(span.ids) >= s.max_tokens:
-                    break
-                lo = len(span.ids)  # the budget is full and no end yet: grow by a block
-                grow = min(s.block_size, s.max_tokens - lo)
-                span.ids += [self.tok.mask_id] * grow
-                span.done += [False] * grow
-                self.cache = None  # the suffix moved: its keys need new positions
-        self.stats.wall_ms = (time.perf_counter() - t0) * 1000
-        end = next((i for i, t in enumerate(span.ids) if t in self.tok.end_ids), len(span.ids))
-        self.stats.span_tokens = end
-        return span.ids[:end]
+    # -- one pass ------------------------------------------------------------------------------
+    def advance(self, logits: Tensor) -> None:
+        """Apply one pass's logits [block length, V] for the active block, then move on if the block is done."""
+        span, lo, hi = self.span, self.block_lo, self.block_hi
+        positions = span.masked(lo, hi)
+        rows = torch.tensor([p - lo for p in positions], device=logits.device)
+        token, conf = self.choose(logits[rows])
+        self.commit(positions, token, conf, (self.s.steps or 1) - self.passes)
+        self.passes += 1
+        end = self.settle_end()
+        if self.s.span == "block":
+            self.dedent_cut()
+        if self.on_draft is not None:
+            self.on_draft(self.draft())
+        if span.masked(lo, hi):
+            return
+        if end is not None and end < hi:
+            self.finish()
+            return
+        self.next_block()
 
-    def decode_blocks(self, span: Span, lo: int) -> bool:
-        """Decode blocks from ``lo`` to the span's end; True when the span has ended."""
-        stale_from = lo
-        for block_lo in range(lo, len(span.ids), self.s.block_size):
-            block_hi = min(block_lo + self.s.block_size, len(span.ids))
-            passes = 0
-            while positions := span.masked(block_lo, block_hi):
-                if self.should_stop is not None and self.should_stop():
-                    raise Cancelled("superseded by a newer request")
-                logits = self.block_logits(span, block_lo, block_hi, stale_from)
-                stale_from = block_lo
-                rows = torch.tensor([p - block_lo for p in positions], device=logits.device)
-                token, conf = self.choose(logits[rows])
-                passes_left = (self.s.steps or 1) - passes
-                self.commit(span, positions, token, conf, passes_left)
-                passes += 1
-                end = self.settle_end(span)
-                if self.s.span == "block":
-                    self.dedent_cut(span)
-                if self.on_draft is not None:
-                    self.on_draft(self.draft(span))
-                if end is not None and end < block_hi and not span.masked(block_lo, block_hi):
-                    return True
-            if any(t in self.tok.end_ids for t in span.ids[:block_hi]):
-                return True
-        return False
+    def next_block(self) -> None:
+        """The active block is decided: end, move to the next block with masks, or grow the span."""
+        s, span = self.s, self.span
+        while True:
+            if any(t in self.tok.end_ids for t in span.ids[:self.block_hi]):
+                self.finish()
+                return
+            if self.block_hi >= len(span.ids):
+                break
+            self.block_lo, self.block_hi = self.block_hi, min(self.block_hi + s.block_size, len(span.ids))
+            self.passes = 0
+            if span.masked(self.block_lo, self.block_hi):
+                return
+        if len(span.ids) >= s.max_tokens:
+            self.finish()
+            return
+        lo = len(span.ids)  # the budget is full and no end yet: grow by a block
+        grow = min(s.block_size, s.max_tokens - lo)
+        span.ids += [self.tok.mask_id] * grow
+        span.done += [False] * grow
+        self.block_lo, self.block_hi, self.stale_from, self.passes = lo, lo + grow, lo, 0
+        self.cached = False  # the suffix moved: its keys need new positions
+
+    def finish(self) -> None:
+        self.finished = True
+        self.stats.wall_ms = (time.perf_counter() - self.started) * 1000
+        end = next((i for i, t in enumerate(self.span.ids) if t in self.tok.end_ids), len(self.span.ids))
+        self.stats.span_tokens = end
+        self.result = self.span.ids[:end]
+
+
+def batch_pass(model: Transformer, cache: ContextCache, states: list[Denoiser], n_block: int) -> None:
+    """One pass for every state: state i owns row i of ``cache``; the first ``n_block`` do cached
+    block passes (one forward over their windows), the rest whole-sequence passes (one more forward).
+
+    The cache must have a spare last column, past every sequence, where window padding is written.
+    """
+    with torch.inference_mode():
+        if n_block:
+            block_forward(model, cache, states[:n_block])
+        if n_block < len(states):
+            full_forward(model, cache, states[n_block:], n_block)
+
+
+def block_forward(model: Transformer, cache: ContextCache, states: list[Denoiser]) -> None:
+    device, spare = cache.k.device, cache.seq_len - 1
+    windows = [st.block_window() for st in states]
+    T = max(end - start for start, end in windows)
+    tokens = torch.full((len(states), T), states[0].tok.mask_id, dtype=torch.long)
+    positions = torch.arange(T).repeat(len(states), 1)
+    write = torch.full((len(states), T), spare, dtype=torch.long)
+    n = max(st.block_hi - st.block_lo for st in states)
+    logits_at = torch.zeros(len(states), n, dtype=torch.long)
+    for i, (st, (start, end)) in enumerate(zip(states, windows)):
+        tokens[i, :end - start] = torch.tensor(st.sequence()[start:end])
+        positions[i] += start
+        write[i, :end - start] = positions[i, :end - start]
+        first, count = st.logit_rows()
+        logits_at[i, :count] = torch.arange(first - start, first - start + count)
+    lengths = [st.seq_len() for st in states]
+    kv_len = None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
+    window = CacheWindow(cache, slice(0, len(states)), max(lengths), write=write.to(device), kv_len=kv_len)
+    logits = model.forward_windows(tokens.to(device), positions.to(device), window, logits_at.to(device))
+    for i, st in enumerate(states):
+        st.passed(full=False)
+        st.advance(logits[i, :st.block_hi - st.block_lo])
+
+
+def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser], first_row: int) -> None:
+    device = cache.k.device
+    lengths = [st.seq_len() for st in states]
+    S = max(lengths)
+    tokens = torch.full((len(states), S), states[0].tok.mask_id, dtype=torch.long)
+    n = max(st.block_hi - st.block_lo for st in states)
+    logits_at = torch.zeros(len(states), n, dtype=torch.long)
+    for i, st in enumerate(states):
+        tokens[i, :lengths[i]] = torch.tensor(st.sequence())
+        first, count = st.logit_rows()
+        logits_at[i, :count] = torch.arange(first, first + count)
+    kv_len = None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
+    window = CacheWindow(cache, slice(first_row, first_row + len(states)), S, start=0, kv_len=kv_len)
+    positions = torch.arange(S, device=device).expand(len(states), S)
+    logits = model.forward_windows(tokens.to(device), positions, window, logits_at.to(device))
+    for i, st in enumerate(states):
+        st.passed(full=True)
+        st.advance(logits[i, :st.block_hi - st.block_lo])

@@ -18,6 +18,7 @@ import torch
 from completer.checkpoint import load_checkpoint
 from completer.model import Transformer
 from completer.sampler import DenoiseSettings, Denoiser
+from completer.scheduler import decode
 
 
 def time_request(model, tok, prefix, suffix, use_cache: bool, runs: int) -> tuple[float, int]:
@@ -27,7 +28,7 @@ def time_request(model, tok, prefix, suffix, use_cache: bool, runs: int) -> tupl
     for _ in range(runs + 1):  # the first run warms up and is dropped
         d = Denoiser(model, tok, prefix, suffix, settings)
         t0 = time.perf_counter()
-        d.run()
+        decode(model, [d])
         times.append(time.perf_counter() - t0)
         passes = d.stats.forward_passes
     return statistics.median(times[1:]) * 1000, passes

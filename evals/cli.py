@@ -1,8 +1,10 @@
-"""`completer eval humaneval-infill`: generate infills for HumanEval-infilling and score them.
+"""`completer eval humaneval-infill`: ask for suggestions on HumanEval-infilling and score them.
 
-Generation runs sequentially in this process (the engine is CPU/GPU bound and not shared
-across threads); each finished completion is handed at once to a pool of workers that run
-the tests in the sandbox, so checking overlaps with generating.
+A model's suggestions come through the editor's pipeline (`lsp.pipeline`): the task is the file
+an editor user would have at the hole, and what is scored is the suggestion they would accept,
+post-processed as the language server does. `--concurrency` keeps that many requests in flight,
+batched by the scheduler as a shared server would; each finished suggestion is handed at once
+to a pool of workers that run the tests in the sandbox, so checking overlaps with generating.
 """
 
 import argparse
@@ -13,17 +15,18 @@ import statistics
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 from tqdm import tqdm
 
 from completer.errors import BadInput
-from evals.humaneval import BENCHMARKS, Task, check, load_tasks
+from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks
 from evals.metrics import mean_pass_at_k
+from lsp.cli import add_decoding_options
 
 SYSTEMS = ("model", "canonical", "empty")
 PASS_AT = (1, 10, 100)
@@ -31,13 +34,14 @@ PASS_AT = (1, 10, 100)
 
 @dataclass(frozen=True)
 class Generation:
+    task: Task  # the task as the suggestion leaves it (a suggestion may replace text right of the cursor)
     text: str
     latency_ms: float
     forward_passes: int
     tokens_per_forward: float | None  # None for systems without a model
 
 
-Generate = Callable[[Task, int], Generation]  # (task, sample index) -> generation
+Generate = Callable[[Task, int], Callable[[], Generation]]  # (task, sample index) -> wait for its generation
 
 
 def positive(convert: Callable[[str], float]) -> Callable[[str], float]:
@@ -59,16 +63,15 @@ def add_eval_parser(subparsers) -> None:
     parser.add_argument("--benchmark", choices=BENCHMARKS, required=True)
     parser.add_argument("--system", choices=SYSTEMS, default="model",
                         help="model: the engine; canonical: the reference middle; empty: an empty middle")
-    parser.add_argument("--model", default=None, help="checkpoint folder or hub id (default: the bundled model)")
+    add_decoding_options(parser)
+    parser.add_argument("--concurrency", type=positive(int), default=1,
+                        help="requests in flight at once, batched by the scheduler (default 1)")
     parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
     parser.add_argument("--seed", type=int, default=0, help="picks the subset and seeds sampling")
     parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
     parser.add_argument("--out", type=Path, help="write one JSON line per task and sample here")
     parser.add_argument("--samples", type=positive(int), default=1, help="samples per task; >1 samples with temperature")
     parser.add_argument("--temperature", type=float, help="default: 0 with one sample, 0.8 with more")
-    parser.add_argument("--threshold", type=float, default=0.9, help="confidence threshold for parallel decoding")
-    parser.add_argument("--steps", type=positive(int), help="fixed schedule: passes per 32-token block (sets --threshold off)")
-    parser.add_argument("--max-tokens", type=positive(int), default=64, help="span budget in tokens")
     parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
     parser.set_defaults(func=run_humaneval_infill)
 
@@ -81,29 +84,34 @@ def select_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
 
 
 def reference_system(pick: Callable[[Task], str]) -> Generate:
-    return lambda task, sample: Generation(pick(task), 0.0, 0, None)
+    return lambda task, sample: lambda: Generation(task, pick(task), 0.0, 0, None)
 
 
 def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
-    from completer.engine import Engine  # imported here so canonical/empty runs never load torch
+    from completer.models import open_model  # imported here so canonical/empty runs never load torch
+    from lsp.pipeline import Options, begin
 
-    engine = Engine.load(args.model)
-    # The single-line hole is one whole line: keep the span on one line and end it like the
-    # reference does, or the suffix would be glued onto it.
-    span = "line" if args.benchmark == "single-line" else "free"
+    model = open_model(args.model)
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
+    options = Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
+                      temperature=temperature)
 
-    def generate(task: Task, sample: int) -> Generation:
+    def generate(task: Task, sample: int) -> Callable[[], Generation]:
+        document, offset = editor_document(task)
         start = time.perf_counter()
-        completion = engine.complete(task.prompt, task.suffix, max_tokens=args.max_tokens,
-                                     threshold=args.threshold, steps=args.steps, span=span,
-                                     temperature=temperature, seed=args.seed + sample)
-        latency_ms = (time.perf_counter() - start) * 1000
-        text = completion.text + "\n" if span == "line" else completion.text
-        return Generation(text, latency_ms, completion.stats["forward_passes"],
-                          completion.stats["tokens_per_forward"])
+        waiting = begin(model, document, offset, "python", replace(options, seed=args.seed + sample))
 
-    return f"model ({engine.name})", generate
+        def result() -> Generation:
+            suggestion = waiting()
+            latency_ms = (time.perf_counter() - start) * 1000
+            edit = suggestion.edit
+            scored, text = accepted(task, edit.text if edit else "", edit.replace if edit else 0)
+            return Generation(scored, text, latency_ms, suggestion.stats["forward_passes"],
+                              suggestion.stats.get("tokens_per_forward"))
+
+        return result
+
+    return f"model ({model.name})", generate
 
 
 def make_system(args: argparse.Namespace) -> tuple[str, Generate]:
@@ -127,13 +135,22 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
             with lock:
                 progress.update()
 
-        pending = []
+        pending, in_flight = [], deque()
+
+        def collect() -> None:
+            task, sample, waiting = in_flight.popleft()
+            generation = waiting()
+            future = pool.submit(check, generation.task, generation.text, args.timeout)
+            future.add_done_callback(advance)
+            pending.append((task, sample, generation, future))
+
         for task in tasks:
             for sample in range(args.samples):
-                generation = generate(task, sample)
-                future = pool.submit(check, task, generation.text, args.timeout)
-                future.add_done_callback(advance)
-                pending.append((task, sample, generation, future))
+                in_flight.append((task, sample, generate(task, sample)))
+                if len(in_flight) >= args.concurrency:
+                    collect()
+        while in_flight:
+            collect()
         for task, sample, generation, future in pending:
             outcome = future.result()
             records.append({

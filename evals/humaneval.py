@@ -6,7 +6,7 @@ by the task's tests, runs to its end in the sandbox (the upstream harness's defi
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 
 from completer.errors import BadInput
@@ -45,6 +45,28 @@ def load_tasks(benchmark: str) -> list[Task]:
     data = resources.files("evals").joinpath("data", BENCHMARK_FILES[benchmark]).read_bytes()
     records = (json.loads(line) for line in gzip.decompress(data).decode("utf-8").splitlines())
     return [Task(**{field: record[field] for field in Task.__dataclass_fields__}) for record in records]
+
+
+def editor_document(task: Task) -> tuple[str, int]:
+    """The file an editor user has at the hole, and the cursor's offset in it.
+
+    A hole of whole lines is an empty line the user opened, the cursor on it; any other hole is
+    the cursor between prompt and suffix.
+    """
+    if whole_lines(task):
+        return task.prompt + "\n" + task.suffix, len(task.prompt)
+    return task.prompt + task.suffix, len(task.prompt)
+
+
+def whole_lines(task: Task) -> bool:
+    return (not task.prompt or task.prompt.endswith("\n")) and task.canonical_solution.endswith("\n")
+
+
+def accepted(task: Task, text: str, replace_chars: int) -> tuple[Task, str]:
+    """The task and middle after the user accepts a suggestion (`text` replacing `replace_chars` right of the cursor)."""
+    if whole_lines(task):  # the opened line ends the middle; nothing was right of the cursor on it
+        return task, text + "\n"
+    return replace(task, suffix=task.suffix[replace_chars:]), text
 
 
 def program(task: Task, completion: str) -> str:

@@ -9,9 +9,11 @@ the model never sees half a statement at the window's edge.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
-from tree_sitter import Node, Tree
-from tree_sitter_language_pack import get_parser
+from tree_sitter import Language, Node, Parser, Tree
+
+from completer.budget import split
 
 # LSP languageId -> tree-sitter-language-pack grammar name.
 GRAMMARS = {
@@ -89,28 +91,29 @@ def build_context(
     budget: int,
     count_tokens: Callable[[str], int] = estimate_tokens,
 ) -> Context:
-    """Cut prefix/suffix windows around `offset` within `budget` tokens (3/4 go left of the cursor)."""
+    """Cut prefix/suffix windows around `offset` within `budget` tokens, split as `completer.budget` says."""
     grammar = GRAMMARS.get(language_id)
-    tree = get_parser(grammar).parse(source.encode()) if grammar else None
+    tree = parser_for(grammar).parse(source.encode()) if grammar else None
     lines = source.split("\n")
     row = source.count("\n", 0, offset)
     column = offset - (source.rfind("\n", 0, offset) + 1)
     line_prefix, line_suffix = lines[row][:column], lines[row][column:]
     boundaries = statement_rows(tree, lines) if tree else set(range(len(lines)))
 
-    prefix_budget = budget * 3 // 4 - count_tokens(line_prefix)
+    left_share, right_share = split(budget)
+    prefix_budget = left_share - count_tokens(line_prefix)
     headers = header_rows(tree, source, offset) if tree else []
-    header_cost = sum(count_tokens(lines[r]) for r in headers)
+    header_cost = sum(count_tokens(lines[r] + "\n") for r in headers)
     imports = import_rows(tree) if tree else []
-    import_cost = sum(count_tokens(lines[r]) for r in imports)
+    import_cost = sum(count_tokens(lines[r] + "\n") for r in imports)
     reserve = header_cost + (import_cost if import_cost <= prefix_budget // 4 else 0)
     start = window_start(lines, row, prefix_budget - reserve, count_tokens, boundaries)
-    left = prefix_budget - header_cost - sum(count_tokens(lines[r]) for r in range(start, row))
+    left = prefix_budget - header_cost - sum(count_tokens(lines[r] + "\n") for r in range(start, row))
     kept = [r for r in imports if r < start] if import_cost <= left else []
     kept += [r for r in headers if r < start and r not in kept]
     prefix = "".join(lines[r] + "\n" for r in kept + list(range(start, row))) + line_prefix
 
-    suffix_budget = budget - budget * 3 // 4 - count_tokens(line_suffix)
+    suffix_budget = right_share - count_tokens(line_suffix)
     end = window_end(lines, row, suffix_budget, count_tokens, boundaries)
     suffix = "\n".join([line_suffix] + lines[row + 1 : end])
 
@@ -129,11 +132,21 @@ def build_context(
     )
 
 
+@cache
+def parser_for(grammar: str) -> Parser:
+    """Python from its own small grammar package (all the GPU image's evals carry); the rest from the language pack."""
+    if grammar == "python":
+        import tree_sitter_python
+        return Parser(Language(tree_sitter_python.language()))
+    from tree_sitter_language_pack import get_parser
+    return get_parser(grammar)
+
+
 def window_start(lines: list[str], row: int, budget: int, count_tokens: Callable[[str], int], boundaries: set[int]) -> int:
     """First row of the left window: as far up as the budget goes, then down to a nearby statement start."""
     start = row
-    while start > 0 and budget - count_tokens(lines[start - 1]) >= 0:
-        budget -= count_tokens(lines[start - 1])
+    while start > 0 and budget - count_tokens(lines[start - 1] + "\n") >= 0:
+        budget -= count_tokens(lines[start - 1] + "\n")
         start -= 1
     if start == 0:
         return 0
@@ -143,8 +156,8 @@ def window_start(lines: list[str], row: int, budget: int, count_tokens: Callable
 def window_end(lines: list[str], row: int, budget: int, count_tokens: Callable[[str], int], boundaries: set[int]) -> int:
     """Row after the right window: as far down as the budget goes, then back to before a statement start."""
     end = row + 1
-    while end < len(lines) and budget - count_tokens(lines[end]) >= 0:
-        budget -= count_tokens(lines[end])
+    while end < len(lines) and budget - count_tokens(lines[end] + "\n") >= 0:
+        budget -= count_tokens(lines[end] + "\n")
         end += 1
     if end == len(lines):
         return end

@@ -73,13 +73,13 @@ class CompleterServer(LanguageServer):
     async def load_model(self) -> None:
         model = self.completer.settings.model or "the bundled model"
         try:
-            engine = await self.completer.load()
+            loaded = await self.completer.load()
         except ModelLoadError as error:
             message = f"cannot load model {model}: {error}. Suggestions are off until the setting completer.model names a valid checkpoint."
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"completer: {message}"))
             self.log(logging.ERROR, message)
             return
-        self.log(logging.INFO, f"model {engine.name} loaded")
+        self.log(logging.INFO, f"model {loaded.name} loaded")
 
 
 SERVER = CompleterServer()

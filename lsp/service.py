@@ -1,23 +1,22 @@
 """From a document and a cursor to a suggestion, without blocking the editor.
 
-One model serves every document: calls to it are serialised by a lock and run
-in worker threads so the event loop keeps reading messages. A newer request for
-the same document supersedes older ones (they stop at the next denoising pass
-and answer null), repeats come from an LRU cache, and a suggestion the user
-is typing through is shortened instead of recomputed. While the model works,
-its drafts can be passed on, post-processed like the final suggestion.
+One model serves every document: the scheduler batches the requests of all documents into
+shared denoising passes while the event loop keeps reading messages. A newer request for the same
+document supersedes older ones (they leave at the next pass and answer null), repeats come from
+an LRU cache, and a suggestion the user is typing through is shortened instead of recomputed.
+While the model works, its drafts can be passed on, post-processed like the final suggestion.
 """
 
 import asyncio
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
-from completer.engine import Engine
 from completer.errors import Cancelled
-from lsp.context import Context, build_context
+from completer.models import Model, open_model
+from lsp import pipeline
+from lsp.context import Context
 from lsp.memory import MISSING, LRUCache, Shown, typed_ahead
 from lsp.postprocess import Edit, finish
 from lsp.settings import Settings
@@ -43,22 +42,22 @@ class Completer:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.engine: Engine | None = None
+        self.model: Model | None = None
         self.counters = Counters()
         self.cache = LRUCache()
         self.shown: dict[str, Shown] = {}
         self.latest: dict[str, int] = {}  # uri -> number of the newest request
-        self.model_lock = threading.Lock()
-        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="completer")
         self.loading: asyncio.Future | None = None
 
-    async def load(self) -> Engine:
-        """Load `settings.model` in a worker thread; raises ModelLoadError. Requests wait for it."""
-        self.engine = None
+    async def load(self) -> Model:
+        """Open `settings.model` in a worker thread; raises ModelLoadError. Requests wait for it."""
+        old, self.model = self.model, None
+        if old is not None:
+            old.close()
         self.cache = LRUCache()
-        self.loading = asyncio.get_running_loop().run_in_executor(self.executor, Engine.load, self.settings.model)
-        self.engine = await self.loading
-        return self.engine
+        self.loading = asyncio.get_running_loop().run_in_executor(None, open_model, self.settings.model)
+        self.model = await self.loading
+        return self.model
 
     def stats(self) -> dict:
         return asdict(self.counters)
@@ -89,7 +88,7 @@ class Completer:
             return None
         try:
             return await self.compute(uri, source, offset, language_id, superseded, on_draft if self.settings.drafts else None)
-        except asyncio.CancelledError:  # $/cancelRequest: let the worker stop at its next pass
+        except asyncio.CancelledError:  # $/cancelRequest: the request leaves at the next pass
             stop.set()
             self.counters.cancellations += 1
             raise
@@ -104,22 +103,29 @@ class Completer:
             await asyncio.wait([self.loading])
         if superseded():
             raise Cancelled("a newer request for this document arrived while the model was loading")
-        engine = self.engine
-        if engine is None:
+        model = self.model
+        if model is None:
             return None
 
         started = time.perf_counter()
-        ctx = build_context(source, offset, language_id, self.settings.context_tokens, engine.count_tokens)
+        options = self.settings.options()
+        ctx = pipeline.context(model, source, offset, language_id, options)
         self.counters.context_ms += (time.perf_counter() - started) * 1000
-        settings = self.settings
-        key = (ctx.prefix, ctx.suffix, ctx.span, settings.model, settings.max_tokens, settings.threshold)
+        key = (ctx.prefix, ctx.suffix, ctx.span, self.settings.model, options)
         edit = self.cache.get(key)
         if edit is not MISSING:
             self.counters.cache_hits += 1
         else:
             drafts = draft_relay(ctx, on_draft, superseded) if on_draft else None
-            text = await asyncio.get_running_loop().run_in_executor(self.executor, self.denoise, engine, ctx, superseded, drafts)
-            edit = finish(text, ctx)
+            started = time.perf_counter()
+            job = pipeline.start(model, ctx, options, on_draft=drafts, should_stop=superseded)
+            try:
+                completion = await asyncio.wrap_future(job.future)
+            finally:
+                job.cancel()  # a no-op once it is done; frees its row when this task was cancelled
+                self.counters.model_calls += 1
+                self.counters.model_ms += (time.perf_counter() - started) * 1000
+            edit = finish(completion.text, ctx)
             self.cache.put(key, edit)
         if superseded():
             raise Cancelled("a newer request for this document arrived")
@@ -127,30 +133,9 @@ class Completer:
             self.shown[uri] = Shown(source[:offset], source[offset:], edit)
         return edit
 
-    def denoise(self, engine: Engine, ctx: Context, should_stop: Callable[[], bool], on_draft: Callable[[str], None] | None) -> str:
-        """Run the model (worker thread, one at a time)."""
-        with self.model_lock:
-            if should_stop():
-                raise Cancelled("superseded before the model started")
-            started = time.perf_counter()
-            try:
-                completion = engine.complete(
-                    ctx.prefix,
-                    ctx.suffix,
-                    max_tokens=self.settings.max_tokens,
-                    threshold=self.settings.threshold,
-                    span=ctx.span,
-                    should_stop=should_stop,
-                    on_draft=on_draft,
-                )
-            finally:
-                self.counters.model_calls += 1
-                self.counters.model_ms += (time.perf_counter() - started) * 1000
-            return completion.text
-
 
 def draft_relay(ctx: Context, on_draft: DraftCallback, superseded: Callable[[], bool]) -> Callable[[str], None]:
-    """The engine's draft callback (worker thread): post-process, drop repeats and bursts, hand over to the loop."""
+    """The model's draft callback (its thread): post-process, drop repeats and bursts, hand over to the loop."""
     loop = asyncio.get_running_loop()
     last_sent, last_edit = float("-inf"), None
 

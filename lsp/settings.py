@@ -3,16 +3,24 @@
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
+from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
+
 
 @dataclass(frozen=True)
 class Settings:
-    model: str | None = None  # None: the bundled model
-    max_tokens: int = 64  # longest suggestion, in tokens
-    threshold: float | None = 0.9  # confidence threshold of parallel decoding; None: fixed schedule
-    context_tokens: int = 1024  # prefix + suffix window budget
+    model: str | None = None  # None: the bundled model; http(s)://HOST/v1: a remote endpoint
+    max_tokens: int = DEFAULT_MAX_TOKENS  # longest suggestion, in tokens
+    effort: str = DEFAULT_EFFORT  # low | medium | high: fewer passes or more care
+    threshold: float | None = None  # confidence threshold of parallel decoding; None: the effort's
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS  # prefix + suffix window budget
     languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
+
+    def options(self) -> Options:
+        return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold,
+                       context_tokens=self.context_tokens)
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, not self.listed_only)
@@ -29,10 +37,14 @@ class Settings:
             changes["max_tokens"] = positive_int("maxTokens", options["maxTokens"])
         if "contextTokens" in options:
             changes["context_tokens"] = positive_int("contextTokens", options["contextTokens"])
+        if "effort" in options:
+            if options["effort"] not in EFFORTS:
+                raise ValueError(f"completer.effort must be one of {', '.join(EFFORTS)}, got {options['effort']!r}")
+            changes["effort"] = options["effort"]
         if "threshold" in options:
             threshold = options["threshold"]
             if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
-                raise ValueError(f"completer.threshold must be a number in (0, 1] or null, got {threshold!r}")
+                raise ValueError(f"completer.threshold must be a number in (0, 1] or null (the effort's), got {threshold!r}")
             changes["threshold"] = threshold
         if "drafts" in options:
             if not isinstance(options["drafts"], bool):

@@ -5,6 +5,9 @@ computed once and reused for every battle it takes part in. Equal scores are a t
 which is real information: Bradley-Terry counts it as half a win for each side.
 """
 
+from dataclasses import replace
+
+from evals.arena.systems import Generation
 from evals.arena.tasks import ArenaTask
 from evals.humaneval import Task, check
 
@@ -35,12 +38,14 @@ def edit_similarity(completion: str, truth: str) -> float:
     return 1.0 if longest == 0 else 1.0 - edit_distance(completion, truth) / longest
 
 
-def similarity_score(task: ArenaTask, completion: str) -> float:
+def similarity_score(task: ArenaTask, completion: Generation) -> float:
     """Edit similarity to the true span (1.0 = exact match); trailing whitespace is ignored,
-    since an editor trims it and it says nothing about quality."""
-    return edit_similarity(completion.rstrip(), task.truth.rstrip())
+    since an editor trims it and it says nothing about quality. A suggestion that replaces text
+    right of the cursor is compared with the truth plus that text."""
+    truth = task.truth + task.suffix[:completion.replace]
+    return edit_similarity(completion.text.rstrip(), truth.rstrip())
 
 
-def execution_score(problem: Task, completion: str, timeout: float = 3.0) -> float:
-    """HumanEval tasks: 1.0 when the filled-in program passes its unit tests, else 0.0."""
-    return float(check(problem, completion, timeout).passed)
+def execution_score(problem: Task, completion: Generation, timeout: float = 3.0) -> float:
+    """HumanEval tasks: 1.0 when the program, the suggestion accepted, passes its unit tests, else 0.0."""
+    return float(check(replace(problem, suffix=problem.suffix[completion.replace:]), completion.text, timeout).passed)

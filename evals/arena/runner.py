@@ -8,7 +8,7 @@ from completer.errors import BadInput
 from evals.arena.judges import execution_score, prefer, similarity_score
 from evals.arena.pairs import latency_pair_weights, sample_pairs
 from evals.arena.store import ArenaStore
-from evals.arena.systems import EnginePool, System
+from evals.arena.systems import ModelPool, System
 from evals.arena.tasks import ArenaTask
 
 JUDGES = ("auto", "exec", "similarity", "human")
@@ -23,12 +23,12 @@ class RunSummary:
 
 
 def generate_completions(
-    store: ArenaStore, pool: EnginePool, systems: list[System], tasks: list[ArenaTask], seed: int
+    store: ArenaStore, pool: ModelPool, systems: list[System], tasks: list[ArenaTask], seed: int
 ) -> int:
     """Fill the (system, task) completion cache; returns how many were newly generated."""
     missing = [(s, t) for s in systems for t in tasks if store.completion(s.name, t.id) is None]
     for system, task in tqdm(missing, desc="completions", unit="completion", disable=not missing):
-        store.add_completion(system.name, task.id, pool.generate(system, task.prefix, task.suffix, task.kind, seed))
+        store.add_completion(system.name, task.id, pool.generate(system, task, seed))
     return len(missing)
 
 
@@ -52,7 +52,11 @@ def run_arena(
     for system in systems:
         store.register_system(system)
     store.add_tasks(tasks)
-    generated = generate_completions(store, EnginePool(), systems, tasks, seed)
+    pool = ModelPool()
+    try:
+        generated = generate_completions(store, pool, systems, tasks, seed)
+    finally:
+        pool.close()
 
     names = [system.name for system in systems]
     task_ids = [task.id for task in tasks]
@@ -72,11 +76,11 @@ def run_arena(
 
     def score(system: str, task_id: str) -> float:
         if (system, task_id) not in scores:
-            text = store.completion(system, task_id).text
+            generation = store.completion(system, task_id)
             if judge_of(task_id) == "exec":
-                scores[system, task_id] = execution_score(by_id[task_id].problem, text)
+                scores[system, task_id] = execution_score(by_id[task_id].problem, generation)
             else:
-                scores[system, task_id] = similarity_score(by_id[task_id], text)
+                scores[system, task_id] = similarity_score(by_id[task_id], generation)
         return scores[system, task_id]
 
     for pair in tqdm(chosen, desc="battles", unit="battle", disable=not chosen):

@@ -46,7 +46,7 @@ PAGE = """<!doctype html>
 let battle = null;
 let busy = false;
 
-function render(pre, data, completion) {
+function render(pre, data, completion, suffix) {
   pre.replaceChildren();
   const before = document.createElement("span");
   before.className = "context";
@@ -56,7 +56,7 @@ function render(pre, data, completion) {
   if (completion === "") { middle.className = "empty"; middle.textContent = "(empty)"; }
   const after = document.createElement("span");
   after.className = "context";
-  after.textContent = data.suffix;
+  after.textContent = suffix;
   pre.append(before, middle, after);
 }
 
@@ -73,8 +73,8 @@ async function loadNext() {
   }
   battle = data;
   document.getElementById("where").textContent = data.file + " (" + data.kind + ")";
-  render(document.getElementById("side-1"), data, data.completions[0]);
-  render(document.getElementById("side-2"), data, data.completions[1]);
+  render(document.getElementById("side-1"), data, data.completions[0], data.suffixes[0]);
+  render(document.getElementById("side-2"), data, data.completions[1], data.suffixes[1]);
 }
 
 async function vote(choice) {
@@ -147,6 +147,8 @@ def create_app(store: ArenaStore) -> FastAPI:
             "prefix": _tail_lines(task.prefix, CONTEXT_LINES_BEFORE),
             "suffix": _head_lines(task.suffix, CONTEXT_LINES_AFTER),
             "completions": ["" if c is None else c.text for c in completions],
+            # what follows each suggestion once accepted: it may replace closers right of the cursor
+            "suffixes": [_head_lines(task.suffix[c.replace if c else 0:], CONTEXT_LINES_AFTER) for c in completions],
         }
 
     @app.post("/api/vote")

@@ -24,6 +24,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE TABLE IF NOT EXISTS completions (
     system TEXT, task_id TEXT REFERENCES tasks(id), text TEXT, latency_ms REAL, forward_passes INTEGER,
+    replace_chars INTEGER NOT NULL DEFAULT 0,  -- characters right of the cursor the text replaces
     PRIMARY KEY (system, task_id)
 );
 CREATE TABLE IF NOT EXISTS battles (
@@ -51,6 +52,9 @@ class ArenaStore:
         try:
             with self.connect() as db:
                 db.executescript(SCHEMA)
+                columns = {row["name"] for row in db.execute("PRAGMA table_info(completions)")}
+                if "replace_chars" not in columns:  # a database from before suggestions could replace text
+                    db.execute("ALTER TABLE completions ADD COLUMN replace_chars INTEGER NOT NULL DEFAULT 0")
         except sqlite3.DatabaseError as error:
             raise BadInput(f"{self.path} is not an arena database: {error}") from None
 
@@ -94,16 +98,18 @@ class ArenaStore:
     def completion(self, system: str, task_id: str) -> Generation | None:
         with self.connect() as db:
             row = db.execute(
-                "SELECT text, latency_ms, forward_passes FROM completions WHERE system = ? AND task_id = ?",
+                "SELECT text, latency_ms, forward_passes, replace_chars FROM completions WHERE system = ? AND task_id = ?",
                 (system, task_id),
             ).fetchone()
-        return None if row is None else Generation(row["text"], row["latency_ms"], row["forward_passes"])
+        return None if row is None else Generation(row["text"], row["latency_ms"], row["forward_passes"],
+                                                   row["replace_chars"])
 
     def add_completion(self, system: str, task_id: str, generation: Generation) -> None:
         with self.connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?)",
-                (system, task_id, generation.text, generation.latency_ms, generation.forward_passes),
+                "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?, ?)",
+                (system, task_id, generation.text, generation.latency_ms, generation.forward_passes,
+                 generation.replace),
             )
 
     def latencies(self) -> dict[str, list[float]]:

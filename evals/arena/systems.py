@@ -1,8 +1,10 @@
-"""Systems: named sampler configurations read from TOML, and the engines that run them.
+"""Systems: named editor configurations read from TOML, and the models that run them.
 
-A system is what a user would pick in their editor settings: a model plus the knobs of
-`Engine.complete`. Several systems usually share one model (same weights, different
-decoding), so engines are loaded once per model and shared.
+A system is what a user would pick in their editor settings: a model (a checkpoint, or an
+http(s)://.../v1 endpoint to put a hosted model beside ours) plus the pipeline's options.
+Every completion comes through the editor's pipeline (`lsp.pipeline`), so the arena compares
+what users would see. Several systems usually share one model (same weights, different
+decoding), so models are opened once and shared.
 """
 
 import time
@@ -12,32 +14,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from completer.errors import BadInput
+from completer.sampler import DEFAULT_EFFORT, EFFORTS
+from evals.arena.tasks import ArenaTask
 
 if TYPE_CHECKING:
-    from completer.engine import Engine
+    from completer.models import Model
 
-SETTING_TYPES = {"model": str, "threshold": (int, float), "steps": int, "max_tokens": int, "temperature": (int, float)}
-
-# The editor-side span hint for each task kind: a rest-of-line never spans a newline,
-# a block body stops at the dedent; everything else is free-form.
-SPAN_FOR_KIND = {"rest-of-line": "line", "single-line": "line", "block-body": "block"}
+SETTING_TYPES = {"model": str, "effort": str, "threshold": (int, float), "steps": int, "max_tokens": int,
+                 "temperature": (int, float)}
 
 
 @dataclass(frozen=True)
 class System:
     name: str
     model: str | None = None  # None -> the bundled default model
-    threshold: float | None = None  # None -> fixed schedule with `steps` passes per block
-    steps: int | None = None
+    effort: str = DEFAULT_EFFORT
+    threshold: float | None = None  # overrides the effort's schedule
+    steps: int | None = None  # fixed schedule: passes per block (overrides the effort and threshold)
     max_tokens: int = 64
     temperature: float = 0.0
 
 
 @dataclass(frozen=True)
 class Generation:
+    """The accepted suggestion: the document becomes prefix + text + suffix[replace:]."""
+
     text: str
     latency_ms: float
     forward_passes: int
+    replace: int = 0
 
 
 def _system_from_table(name: str, table: object) -> System:
@@ -50,8 +55,8 @@ def _system_from_table(name: str, table: object) -> System:
         if not isinstance(value, SETTING_TYPES[key]):
             raise BadInput(f"system {name!r}: {key} = {value!r} has the wrong type")
     system = System(name=name, **table)
-    if system.threshold is None and system.steps is None:
-        raise BadInput(f"system {name!r}: set `threshold` (parallel decoding) or `steps` (fixed schedule)")
+    if system.effort not in EFFORTS:
+        raise BadInput(f"system {name!r}: effort must be one of {', '.join(EFFORTS)}, got {system.effort!r}")
     if system.threshold is not None and not 0.0 < system.threshold <= 1.0:
         raise BadInput(f"system {name!r}: threshold must be in (0, 1], got {system.threshold}")
     if system.steps is not None and system.steps < 1:
@@ -76,33 +81,40 @@ def load_systems(path: Path) -> list[System]:
     return systems
 
 
-class EnginePool:
-    """Loads each model once and runs any system on it."""
+class ModelPool:
+    """Opens each model once and runs any system on it, through the editor's pipeline."""
 
     def __init__(self) -> None:
-        self.engines: dict[str | None, "Engine"] = {}
+        self.models: dict[str | None, "Model"] = {}
 
-    def engine_for(self, system: System) -> "Engine":
+    def model_for(self, system: System) -> "Model":
         # Imported here so `arena vote` and `arena report` start without loading torch.
-        from completer.engine import Engine
+        from completer.models import open_model
 
-        if system.model not in self.engines:
-            self.engines[system.model] = Engine.load(system.model)
-        return self.engines[system.model]
+        if system.model not in self.models:
+            self.models[system.model] = open_model(system.model)
+        return self.models[system.model]
 
-    def generate(self, system: System, prefix: str, suffix: str, kind: str, seed: int) -> Generation:
-        """Complete one task; latency is the wall time a user would wait for the whole span."""
-        engine = self.engine_for(system)
+    def generate(self, system: System, task: ArenaTask, seed: int) -> Generation:
+        """Complete one task; latency is the wall time a user would wait for the whole suggestion."""
+        from evals.humaneval import accepted, editor_document
+        from lsp.pipeline import Options, suggest
+
+        options = Options(max_tokens=system.max_tokens, effort=system.effort, threshold=system.threshold,
+                          steps=system.steps, temperature=system.temperature, seed=seed)
+        if task.problem is not None:  # a HumanEval hole: the file an editor user would have there
+            document, offset = editor_document(task.problem)
+        else:
+            document, offset = task.prefix + task.suffix, len(task.prefix)
         start = time.perf_counter()
-        completion = engine.complete(
-            prefix,
-            suffix,
-            max_tokens=system.max_tokens,
-            threshold=system.threshold,
-            steps=system.steps,
-            span=SPAN_FOR_KIND.get(kind, "free"),
-            temperature=system.temperature,
-            seed=seed,
-        )
+        suggestion = suggest(self.model_for(system), document, offset, task.language, options)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return Generation(completion.text, latency_ms, int(completion.stats.get("forward_passes", 0)))
+        text, replace = (suggestion.edit.text, suggestion.edit.replace) if suggestion.edit else ("", 0)
+        if task.problem is not None:
+            scored, text = accepted(task.problem, text, replace)
+            replace = len(task.problem.suffix) - len(scored.suffix)
+        return Generation(text, latency_ms, int(suggestion.stats.get("forward_passes", 0)), replace)
+
+    def close(self) -> None:
+        for model in self.models.values():
+            model.close()

@@ -14,9 +14,10 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from completer.engine import Engine
 from completer.errors import BadInput, Cancelled
 from completer.http import MAX_TOKENS_LIMIT, create_app, is_loopback, serve
+from completer.sampler import EFFORTS, DenoiseSettings
+from completer.scheduler import Scheduler
 from tests.helpers import make_tiny_checkpoint
 
 PROMPT = "def add(a, b):\n    return "
@@ -43,8 +44,8 @@ def running(app: FastAPI) -> Iterator[httpx.Client]:
         thread.join()
 
 
-def loader(folder: Path) -> Callable[[], Engine]:
-    return lambda: Engine.load(str(folder))
+def loader(folder: Path) -> Callable[[], Scheduler]:
+    return lambda: Scheduler.load(str(folder))
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,15 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine(checkpoint: Path) -> Engine:
-    """The same checkpoint in the test process: what the server answers must be what the engine gives."""
-    return Engine.load(str(checkpoint))
+def engine(checkpoint: Path) -> Iterator[Scheduler]:
+    """The same checkpoint in the test process: what the server answers must be what the scheduler gives."""
+    scheduler = Scheduler.load(str(checkpoint))
+    yield scheduler
+    scheduler.close()
+
+
+def expected(scheduler: Scheduler, max_tokens: int = 8, effort: str = "medium", on_draft=None):
+    return scheduler.complete(PROMPT, SUFFIX, DenoiseSettings.for_effort(effort, max_tokens=max_tokens), on_draft)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +90,12 @@ def sse_data(response: httpx.Response) -> list[str]:
     return payloads
 
 
-def test_completion_is_an_openai_text_completion_with_usage_and_stats(client: httpx.Client, engine: Engine):
+def test_completion_is_an_openai_text_completion_with_usage_and_stats(client: httpx.Client, engine: Scheduler):
     response = client.post("/v1/completions", json=REQUEST)
 
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = engine.complete(PROMPT, SUFFIX, max_tokens=8)
+    expected = globals()["expected"](engine)
     assert body["object"] == "text_completion"
     assert body["id"].startswith("cmpl-")
     assert isinstance(body["created"], int)
@@ -116,7 +123,7 @@ def test_mercury_fim_path_serves_the_same_completion(client: httpx.Client):
     assert mercury["choices"] == openai["choices"]
 
 
-def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: httpx.Client, engine: Engine):
+def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: httpx.Client, engine: Scheduler):
     with client.stream("POST", "/v1/completions", json={**REQUEST, "stream": True}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
@@ -126,7 +133,7 @@ def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: htt
     *drafts, final = [json.loads(payload) for payload in payloads[:-1]]
     assert drafts
     seen: list[str] = []
-    expected = engine.complete(PROMPT, SUFFIX, max_tokens=8, on_draft=seen.append)
+    expected = globals()["expected"](engine, on_draft=seen.append)
     assert [draft["choices"][0]["text"] for draft in drafts] == seen
     assert all(draft["draft"] is True and draft["choices"][0]["finish_reason"] is None for draft in drafts)
     assert final["draft"] is False
@@ -137,39 +144,61 @@ def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: htt
     assert len({chunk["id"] for chunk in [*drafts, final]}) == 1
 
 
-class WatchedEngine(Engine):
-    """The real engine, noting when a completion was cancelled (the server gives no other sign)."""
+class WatchedScheduler(Scheduler):
+    """The real scheduler, keeping the jobs it was given: a cancelled job is the only sign of a hang-up."""
 
-    def __init__(self, engine: Engine) -> None:
-        super().__init__(engine.model, engine.tokenizer, engine.name)
-        self.cancelled = threading.Event()
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.submitted = []
 
-    def complete(self, *args, **kwargs):
-        try:
-            return super().complete(*args, **kwargs)
-        except Cancelled:
-            self.cancelled.set()
-            raise
+    def submit(self, *args, **kwargs):
+        job = super().submit(*args, **kwargs)
+        self.submitted.append(job)
+        return job
 
 
-def test_client_hanging_up_mid_stream_cancels_the_completion(engine: Engine):
-    watched = WatchedEngine(engine)
+def cancelled(job) -> bool:
+    try:
+        job.result(timeout=120)
+    except Cancelled:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "not streaming"])
+def test_client_hanging_up_cancels_the_completion_at_the_next_pass(engine: Scheduler, streaming: bool):
+    watched = WatchedScheduler(engine.engine)
+    slow = {**REQUEST, "max_tokens": 256, "effort": "high", "stream": streaming}
     with running(create_app(lambda: watched)) as client:
-        with client.stream("POST", "/v1/completions", json={**REQUEST, "max_tokens": 256, "stream": True}) as response:
-            next(line for line in response.iter_lines() if line)  # one draft, then hang up
-
-        assert watched.cancelled.wait(timeout=120)
+        if streaming:
+            with client.stream("POST", "/v1/completions", json=slow) as response:
+                next(line for line in response.iter_lines() if line)  # one draft, then hang up
+        else:
+            with pytest.raises(httpx.ReadTimeout):
+                client.post("/v1/completions", json=slow, timeout=0.5)  # gives up, closing the connection
+        assert cancelled(watched.submitted[0])
         assert client.post("/v1/completions", json=REQUEST).status_code == 200
+    watched.close()
 
 
-def test_models_lists_the_served_model(client: httpx.Client, engine: Engine):
+@pytest.mark.parametrize("effort", list(EFFORTS))
+def test_effort_is_accepted_and_decodes_as_the_scheduler_does_at_that_level(client: httpx.Client, engine: Scheduler,
+                                                                            effort: str):
+    body = client.post("/v1/completions", json={**REQUEST, "effort": effort}).json()
+
+    want = expected(engine, effort=effort)
+    assert body["choices"][0]["text"] == want.text
+    assert body["completer"]["forward_passes"] == want.stats["forward_passes"]
+
+
+def test_models_lists_the_served_model(client: httpx.Client, engine: Scheduler):
     body = client.get("/v1/models").json()
 
     assert body["object"] == "list"
     assert [(model["id"], model["object"]) for model in body["data"]] == [(engine.name, "model")]
 
 
-def test_health_answers_before_the_model_loads_and_names_it_after(checkpoint: Path, engine: Engine):
+def test_health_answers_before_the_model_loads_and_names_it_after(checkpoint: Path, engine: Scheduler):
     with running(create_app(loader(checkpoint))) as client:
         before = client.get("/health").json()
         client.post("/v1/completions", json=REQUEST)
@@ -179,7 +208,7 @@ def test_health_answers_before_the_model_loads_and_names_it_after(checkpoint: Pa
     assert after == {"status": "ok", "model": engine.name, "loaded": True, "error": None}
 
 
-def test_model_named_as_served_is_accepted_and_another_is_404(client: httpx.Client, engine: Engine):
+def test_model_named_as_served_is_accepted_and_another_is_404(client: httpx.Client, engine: Scheduler):
     assert client.post("/v1/completions", json={**REQUEST, "model": engine.name}).status_code == 200
 
     response = client.post("/v1/completions", json={**REQUEST, "model": "gpt-4"})
@@ -209,6 +238,7 @@ def test_stream_for_an_unknown_model_is_a_plain_404_not_an_event_stream(client: 
     (b'{"prompt": "a", "max_tokens": "8"}', "max_tokens"),
     (b'{"prompt": "a", "temperature": -1}', "temperature"),
     (b'{"prompt": "a", "stream": "yes"}', "stream"),
+    (b'{"prompt": "a", "effort": "max"}', "effort"),
 ])
 def test_bad_input_is_400_in_openai_error_shape_naming_the_field(client: httpx.Client, content: bytes,
                                                                  param: str | None):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from completer.engine import Engine
-from completer.errors import BadInput, Cancelled
+from completer.errors import BadInput
 from completer.model import Transformer
 from completer.sampler import DenoiseSettings, Denoiser
+from completer.scheduler import Scheduler, decode
 from tests.helpers import make_tiny_checkpoint, tiny_config
 
 
@@ -24,21 +24,31 @@ class ScriptedModel(Transformer):
         self.tok, self.prefix_len, self.script = tok, prefix_len, script
         self.windows: list[tuple[int, int]] = []
 
-    def forward(self, tokens, start=0, cache=None, logits_range=None):
-        lo, hi = logits_range or (0, tokens.shape[1])
-        self.windows.append((start, tokens.shape[1]))
-        V = self.config.vocab_size
-        out = torch.zeros(1, hi - lo, V)
-        for row, pos in enumerate(range(start + lo, start + hi)):
-            i = pos + (1 if self.config.shift_logits else 0) - self.prefix_len
+    def forward_windows(self, tokens, positions, window, logits_at):
+        assert tokens.shape[0] == 1, "one request at a time"
+        self.windows.append((int(positions[0, 0]), tokens.shape[1]))
+        out = torch.zeros(1, logits_at.shape[1], self.config.vocab_size)
+        for row, at in enumerate(logits_at[0].tolist()):
+            i = int(positions[0, at]) + (1 if self.config.shift_logits else 0) - self.prefix_len
             token, strength = self.script[i] if 0 <= i < len(self.script) else (self.tok.end_id, 12.0)
             out[0, row, token] = strength
         return out
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    return Engine.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+def scheduler(tmp_path_factory):
+    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+    yield scheduler
+    scheduler.close()
+
+
+@pytest.fixture(scope="module")
+def engine(scheduler):
+    return scheduler.engine
+
+
+def complete(scheduler, prefix, suffix, **settings):
+    return scheduler.complete(prefix, suffix, DenoiseSettings(**settings))
 
 
 def run(engine, script, shift=False, prefix="def f(x):\n    return", suffix="\n", **settings):
@@ -46,7 +56,7 @@ def run(engine, script, shift=False, prefix="def f(x):\n    return", suffix="\n"
     prefix_ids, suffix_ids = tok.encode(prefix), tok.encode(suffix)
     model = ScriptedModel(tok, len(prefix_ids), script, shift=shift)
     d = Denoiser(model, tok, prefix_ids, suffix_ids, DenoiseSettings(**settings), line_start=prefix.split("\n")[-1])
-    return d.run(), d.stats, model
+    return decode(model, [d])[0], d.stats, model
 
 
 def word_ids(tok, text):
@@ -111,7 +121,7 @@ def test_shifted_model_with_empty_prefix_gets_a_begin_token(engine):
     tok = engine.tokenizer
     model = ScriptedModel(tok, 1, [(t, 12.0) for t in ids], shift=True)
     d = Denoiser(model, tok, [], tok.encode("\n"), DenoiseSettings())
-    assert d.run() == ids and d.prefix == [tok.bos_id]
+    assert decode(model, [d]) == [ids] and d.prefix == [tok.bos_id]
 
 
 def test_line_span_never_commits_a_newline(engine):
@@ -133,22 +143,12 @@ def test_block_span_stops_at_a_dedent(engine):
     assert tok.decode(out).rstrip() == "    y = x\n    return y"
 
 
-def test_cancellation_is_checked_between_passes(engine):
-    tok = engine.tokenizer
-    script = [(t, 1.0) for t in word_ids(tok, " x + 1")]
-    model = ScriptedModel(tok, len(tok.encode("abc")), script)
-    d = Denoiser(model, tok, tok.encode("abc"), [], DenoiseSettings(), should_stop=lambda: len(model.windows) >= 2)
-    with pytest.raises(Cancelled):
-        d.run()
-    assert len(model.windows) == 2
-
-
-def test_cache_refreshed_every_pass_gives_exactly_the_uncached_result(engine):
+def test_cache_refreshed_every_pass_gives_exactly_the_uncached_result(scheduler):
     prefix, suffix = "def mean(xs):\n    total = 0\n", "\n    return total / len(xs)\n"
     for steps in (None, 8):
         kw = dict(max_tokens=48, block_size=16, threshold=0.05 if steps is None else None, steps=steps)
-        naive = engine.complete(prefix, suffix, use_cache=False, **kw)
-        cached = engine.complete(prefix, suffix, use_cache=True, refresh_every=1, **kw)
+        naive = complete(scheduler, prefix, suffix, use_cache=False, **kw)
+        cached = complete(scheduler, prefix, suffix, use_cache=True, refresh_every=1, **kw)
         assert cached.text == naive.text and cached.stats["forward_passes"] == naive.stats["forward_passes"]
 
 
@@ -157,23 +157,23 @@ def test_cached_block_passes_only_recompute_the_active_block(engine):
     script = [(t, 1.0) for t in word_ids(tok, " a b c d")]
     prefix_ids = tok.encode("x = [" * 20)
     model = ScriptedModel(tok, len(prefix_ids), script)
-    Denoiser(model, tok, prefix_ids, tok.encode("]\n"), DenoiseSettings(block_size=8, max_tokens=8)).run()
+    decode(model, [Denoiser(model, tok, prefix_ids, tok.encode("]\n"), DenoiseSettings(block_size=8, max_tokens=8))])
     full = len(prefix_ids) + 8 + len(tok.encode("]\n"))
     assert model.windows[0] == (0, full)  # the first pass fills the cache
     assert all(w == (len(prefix_ids), 8) for w in model.windows[1:])
 
 
-def test_seeded_sampling_is_deterministic(engine):
+def test_seeded_sampling_is_deterministic(scheduler):
     kw = dict(temperature=1.0, max_tokens=16, threshold=0.5)
-    a = engine.complete("import ", "\n", seed=7, **kw)
-    b = engine.complete("import ", "\n", seed=7, **kw)
-    c = engine.complete("import ", "\n", seed=8, **kw)
+    a = complete(scheduler, "import ", "\n", seed=7, **kw)
+    b = complete(scheduler, "import ", "\n", seed=7, **kw)
+    c = complete(scheduler, "import ", "\n", seed=8, **kw)
     assert a.text == b.text and a.text != c.text
 
 
-def test_greedy_is_deterministic_and_reports_stats(engine):
-    a = engine.complete("for i in range(", "):\n    pass\n", max_tokens=16)
-    b = engine.complete("for i in range(", "):\n    pass\n", max_tokens=16)
+def test_greedy_is_deterministic_and_reports_stats(scheduler):
+    a = complete(scheduler, "for i in range(", "):\n    pass\n", max_tokens=16)
+    b = complete(scheduler, "for i in range(", "):\n    pass\n", max_tokens=16)
     assert a.text == b.text and a.stats["forward_passes"] == b.stats["forward_passes"]
     s = a.stats
     assert s["forward_passes"] >= 1 and s["committed_tokens"] >= 1 and s["wall_ms"] > 0
@@ -186,6 +186,6 @@ def test_greedy_is_deterministic_and_reports_stats(engine):
     (dict(span="paragraph"), "span kind"),
     (dict(threshold=None, steps=0), "steps"),
 ])
-def test_bad_settings_are_rejected(engine, settings, message):
+def test_bad_settings_are_rejected(scheduler, settings, message):
     with pytest.raises(BadInput, match=message):
-        engine.complete("a", "b", **settings)
+        complete(scheduler, "a", "b", **settings)

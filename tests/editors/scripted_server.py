@@ -1,8 +1,8 @@
 """The real language server with a scripted model, so editor tests judge the plugins, not a model's guesses.
 
 Everything a plugin talks to is the product: pygls, the handlers, ranges, post-processing, the
-cache, cancellation and `completer/draft` notifications. Only the engine is replaced: it answers
-from a JSON script instead of a checkpoint.
+cache, cancellation and `completer/draft` notifications. Only the model is replaced: it answers
+from a JSON script instead of a checkpoint, with the scheduler's face (submit -> Job).
 
     python -m tests.editors.scripted_server SCRIPT.json
 
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,28 +24,42 @@ from pathlib import Path
 
 from completer.engine import Completion
 from completer.errors import Cancelled
+from completer.scheduler import Job
 
 
 @dataclass
-class ScriptedEngine:
+class ScriptedModel:
     rules: list[dict]
     name: str = "scripted"
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
-    def complete(self, prefix: str, suffix: str, *, should_stop: Callable[[], bool] | None = None,
-                 on_draft: Callable[[str], None] | None = None, **settings) -> Completion:
+    def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
+        return wanted or 1024
+
+    def submit(self, prefix: str, suffix: str, settings, on_draft: Callable[[str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Job:
+        job = Job(should_stop)
+        threading.Thread(target=self.run, args=(job, prefix, on_draft), daemon=True).start()
+        return job
+
+    def run(self, job: Job, prefix: str, on_draft: Callable[[str], None] | None) -> None:
         rule = next((r for r in self.rules if prefix.endswith(r["after"])), None)
         if rule is None:
-            return Completion("", {"forward_passes": 1})
+            job.resolve(Completion("", {"forward_passes": 1}))
+            return
         for draft in rule.get("drafts", []) + [None]:
             time.sleep(rule.get("pause_ms", 0) / 1000)
-            if should_stop is not None and should_stop():
-                raise Cancelled("superseded by a newer request")
+            if job.stopped():
+                job.fail(Cancelled("superseded by a newer request"))
+                return
             if draft is not None and on_draft is not None:
                 on_draft(draft)
-        return Completion(rule["text"], {"forward_passes": len(rule.get("drafts", [])) + 1})
+        job.resolve(Completion(rule["text"], {"forward_passes": len(rule.get("drafts", [])) + 1}))
+
+    def close(self) -> None:
+        pass
 
 
 def main() -> None:
@@ -55,8 +70,8 @@ def main() -> None:
     import lsp.service
     from lsp.server import serve
 
-    engine = ScriptedEngine(script.get("rules", []))
-    lsp.service.Engine.load = staticmethod(lambda model=None: engine)  # the one seam: no checkpoint to load
+    model = ScriptedModel(script.get("rules", []))
+    lsp.service.open_model = lambda spec=None: model  # the one seam: no checkpoint to load
     serve("stdio")
 
 

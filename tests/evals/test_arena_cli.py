@@ -6,7 +6,7 @@ import pytest
 
 from completer.errors import BadInput
 from evals.arena.cli import add_arena_parser
-from evals.arena.systems import EnginePool, load_systems
+from evals.arena.systems import ModelPool, load_systems
 from tests.helpers import make_tiny_checkpoint
 
 EXAMPLE = Path(__file__).parents[2] / "evals" / "arena" / "systems.example.toml"
@@ -42,7 +42,7 @@ def test_example_systems_file_holds_threshold_and_fixed_schedule():
     ("text", "message"),
     [
         ("[systems.a]\nthreshold = 0.9\nbeam = 4\n[systems.b]\nsteps = 8\n", "unknown keys"),
-        ("[systems.a]\nmax_tokens = 8\n[systems.b]\nsteps = 8\n", "set `threshold`"),
+        ("[systems.a]\neffort = \"max\"\n[systems.b]\nsteps = 8\n", "effort must be one of"),
         ("[systems.a]\nthreshold = 1.5\n[systems.b]\nsteps = 8\n", "threshold must be"),
         ("[systems.a]\nthreshold = 0.9\n", "at least two"),
         ("[systems.a]\nthreshold = 0.9\n[systems.b]\nsteps = \"many\"\n", "wrong type"),
@@ -57,11 +57,12 @@ def test_bad_systems_files_are_clear_errors(tmp_path: Path, text: str, message: 
         load_systems(path)
 
 
-def test_systems_on_the_same_model_share_one_engine(tmp_path: Path, checkpoint: Path):
+def test_systems_on_the_same_model_share_one_model(tmp_path: Path, checkpoint: Path):
     parallel, fixed = load_systems(write_systems(tmp_path / "systems.toml", checkpoint))
-    pool = EnginePool()
-    assert pool.engine_for(parallel) is pool.engine_for(fixed)
-    assert len(pool.engines) == 1
+    pool = ModelPool()
+    assert pool.model_for(parallel) is pool.model_for(fixed)
+    assert len(pool.models) == 1
+    pool.close()
 
 
 def test_run_then_report_end_to_end_on_a_mined_repo(tmp_path: Path, checkpoint: Path):

@@ -1,0 +1,42 @@
+"""Where a `model` setting leads: a local checkpoint run by our scheduler, or a remote endpoint.
+
+Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop) -> Job`, `name`,
+`count_tokens`, `context_budget`, `complete`, `close`. Front ends open models only here.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+from .engine import Completion
+from .sampler import DenoiseSettings
+from .scheduler import Job, Scheduler
+
+
+class Model(Protocol):
+    name: str
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def context_budget(self, max_tokens: int, wanted: int | None = None) -> int: ...
+
+    def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
+               on_draft: Callable[[str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Job: ...
+
+    def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
+                 on_draft: Callable[[str], None] | None = None) -> Completion: ...
+
+    def close(self) -> None: ...
+
+
+def open_model(model: str | None = None, device: str | None = None) -> Model:
+    """A checkpoint folder or hub id (None: the bundled model), or an http(s)://.../v1 endpoint."""
+    if is_remote(model):
+        from .remote import RemoteModel  # httpx only for a remote model: the GPU image has none
+        return RemoteModel(model)
+    return Scheduler.load(model, device)
+
+
+def is_remote(model: str | None) -> bool:
+    return model is not None and model.startswith(("http://", "https://"))

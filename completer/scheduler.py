@@ -1,0 +1,254 @@
+"""The one owner of a loaded model: continuous batching of denoising passes across requests.
+
+Requests are submitted from any thread and come back as a `Job` (a future, drafts on the way, a
+way to cancel). One worker thread runs the passes: at every pass boundary it admits waiting
+requests, drops cancelled ones, and runs ONE forward over the active blocks of all requests in
+flight (plus one over the whole sequences of those that need a full pass: new, grown or due a
+refresh). Each request commits its own tokens and leaves when its span is decided, so a long
+request never holds up a short one and N editors share each pass instead of queueing for a lock.
+
+Every request owns a row of one pooled context cache; rows stay packed (request i, row i), so a
+pass reads the cache in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections import deque
+from concurrent.futures import Future, InvalidStateError
+from typing import Callable
+
+import torch
+
+from . import budget
+from .engine import Completion, Engine
+from .errors import Cancelled
+from .model import ContextCache, Transformer
+from .sampler import DenoiseSettings, Denoiser, batch_pass
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY = 16  # requests in flight at once; more wait for a free row
+SEQ_ROUNDING = 256  # the pool's sequence length grows in steps of this many positions
+
+
+class Job:
+    """A submitted request: `result()` waits for its Completion; `cancel()` frees its row at the next pass."""
+
+    def __init__(self, should_stop: Callable[[], bool] | None = None) -> None:
+        self.future: Future[Completion] = Future()
+        self.should_stop = should_stop
+        self.cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancelled.set()
+
+    def stopped(self) -> bool:
+        """Cancelled, superseded, or its future cancelled (an awaiting asyncio task was)."""
+        return self.cancelled.is_set() or self.future.cancelled() or (self.should_stop is not None and self.should_stop())
+
+    def resolve(self, completion: Completion) -> None:
+        with contextlib.suppress(InvalidStateError):  # cancelled meanwhile: nobody waits for it
+            self.future.set_result(completion)
+
+    def fail(self, error: BaseException) -> None:
+        with contextlib.suppress(InvalidStateError):
+            self.future.set_exception(error)
+
+    def result(self, timeout: float | None = None) -> Completion:
+        return self.future.result(timeout)
+
+
+class Batch:
+    """The requests in flight and their rows of one pooled cache; `step` runs one pass for all of them."""
+
+    def __init__(self, model: Transformer) -> None:
+        self.model = model
+        self.states: list[Denoiser] = []
+        self.cache: ContextCache | None = None
+
+    def add(self, state: Denoiser) -> None:
+        self.states.append(state)
+
+    def remove(self, index: int) -> Denoiser:
+        """Take a request out; the last one moves into its row so the rows stay packed."""
+        last = len(self.states) - 1
+        state = self.states[index]
+        if index != last:
+            self.states[index] = self.states[last]
+            if self.states[index].cached:
+                self.cache.move_row(last, index)
+        self.states.pop()
+        return state
+
+    def fit_cache(self) -> None:
+        """Grow the pool to every row and the longest sequence, plus the spare column for padding."""
+        rows, length = len(self.states), max(st.seq_len() for st in self.states) + 1
+        cache = self.cache
+        if cache is not None and cache.k.shape[1] >= rows and cache.seq_len >= length:
+            return
+        rows = max(rows, cache.k.shape[1] if cache else 0)
+        length = max(length, cache.seq_len if cache else 0)
+        length = -(-length // SEQ_ROUNDING) * SEQ_ROUNDING
+        weight = self.model.embed_tokens.weight
+        grown = ContextCache(self.model.config, rows, length, weight.dtype, weight.device)
+        if cache is not None:
+            old_rows, old_len = cache.k.shape[1], cache.seq_len - 1  # the old spare column holds padding
+            grown.k[:, :old_rows, :, :old_len] = cache.k[:, :, :, :old_len]
+            grown.v[:, :old_rows, :, :old_len] = cache.v[:, :, :, :old_len]
+        self.cache = grown
+
+    def step(self) -> list[Denoiser]:
+        """One pass for every request in flight; returns (and removes) those whose span is decided."""
+        if not self.states:
+            return []
+        self.fit_cache()
+        # block passes first, whole-sequence passes last: each kind is one slice of rows
+        states, full, i, j = self.states, [st.needs_full_pass() for st in self.states], 0, len(self.states) - 1
+        while True:
+            while i < j and not full[i]:
+                i += 1
+            while j > i and full[j]:
+                j -= 1
+            if i >= j:
+                break
+            if states[j].cached:  # the full-pass request's row is about to be rewritten: no need to keep it
+                self.cache.move_row(j, i)
+            states[i], states[j], full[i], full[j] = states[j], states[i], full[j], full[i]
+        batch_pass(self.model, self.cache, states, sum(not f for f in full))
+        done = [k for k, st in enumerate(states) if st.finished]
+        return [self.remove(k) for k in reversed(done)]
+
+
+def decode(model: Transformer, states: list[Denoiser]) -> list[list[int]]:
+    """Run states to their end in one batch, without a thread (tests, benchmarks); results in order."""
+    batch = Batch(model)
+    for st in states:
+        batch.add(st)
+    while batch.states:
+        batch.step()
+    return [st.result for st in states]
+
+
+class Scheduler:
+    """Owns one engine; every front end submits here, from any thread."""
+
+    def __init__(self, engine: Engine, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.engine, self.capacity = engine, capacity
+        self.batch = Batch(engine.model)
+        self.jobs: dict[int, Job] = {}  # id(state) -> its job
+        self.waiting: deque[tuple[Job, Callable[[], Denoiser]]] = deque()
+        self.wakeup = threading.Condition()
+        self.closed = False
+        self.passes = 0  # batched passes run: the benchmark and tests read it
+        self.worker = threading.Thread(target=self.run, name="completer-scheduler", daemon=True)
+        self.worker.start()
+
+    @classmethod
+    def load(cls, model: str | None = None, device: str | None = None, capacity: int = DEFAULT_CAPACITY) -> "Scheduler":
+        return cls(Engine.load(model, device), capacity)
+
+    @property
+    def name(self) -> str:
+        return self.engine.name
+
+    def count_tokens(self, text: str) -> int:
+        return self.engine.count_tokens(text)
+
+    def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
+        return self.engine.context_budget(max_tokens, wanted)
+
+    def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
+               on_draft: Callable[[str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Job:
+        """Queue a fill of the span between ``prefix`` and ``suffix``; raises BadInput on bad settings.
+
+        Context beyond the budget is cut at tokens, nearest the cursor kept (`budget.keep_nearest`).
+        ``on_draft`` gets each pass's draft on the scheduler's thread: keep it short.
+        """
+        settings.validate()
+        tok = self.engine.tokenizer
+        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
+                                                     self.context_budget(settings.max_tokens))
+        line_start = prefix[prefix.rfind("\n") + 1:]
+        job = Job(should_stop)
+        drafts = None if on_draft is None else guarded(on_draft)
+
+        def make() -> Denoiser:
+            return Denoiser(self.engine.model, tok, prefix_ids, suffix_ids, settings, on_draft=drafts,
+                            line_start=line_start)
+
+        with self.wakeup:
+            if self.closed:
+                raise RuntimeError("the scheduler is closed")
+            self.waiting.append((job, make))
+            self.wakeup.notify()
+        return job
+
+    def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
+                 on_draft: Callable[[str], None] | None = None) -> Completion:
+        """Blocking: submit and wait (the CLI, scripts)."""
+        return self.submit(prefix, suffix, settings, on_draft).result()
+
+    def close(self) -> None:
+        with self.wakeup:
+            self.closed = True
+            self.wakeup.notify()
+        self.worker.join(timeout=30)
+
+    # -- the worker thread ---------------------------------------------------------------------
+    def run(self) -> None:
+        while True:
+            with self.wakeup:
+                while not self.waiting and not self.batch.states and not self.closed:
+                    self.wakeup.wait()
+                if self.closed:
+                    self.fail_all(Cancelled("the server is shutting down"))
+                    return
+                admitted = []
+                while self.waiting and len(self.batch.states) + len(admitted) < self.capacity:
+                    admitted.append(self.waiting.popleft())
+            for job, make in admitted:
+                if job.stopped():
+                    job.fail(Cancelled("cancelled before it started"))
+                    continue
+                state = make()
+                self.jobs[id(state)] = job
+                self.batch.add(state)
+            self.drop_stopped()
+            try:
+                finished = self.batch.step()
+                self.passes += 1
+            except Exception as error:  # a failed pass fails its requests, never the scheduler
+                log.error("a denoising pass failed; its %d requests fail with it", len(self.batch.states), exc_info=error)
+                self.fail_all(error)
+                continue
+            for state in finished:
+                job = self.jobs.pop(id(state))
+                job.resolve(Completion(self.engine.tokenizer.decode(state.result), state.stats.as_dict()))
+
+    def drop_stopped(self) -> None:
+        for k in reversed(range(len(self.batch.states))):
+            if self.jobs[id(self.batch.states[k])].stopped():
+                state = self.batch.remove(k)
+                self.jobs.pop(id(state)).fail(Cancelled("superseded or cancelled"))
+
+    def fail_all(self, error: Exception) -> None:
+        while self.batch.states:
+            state = self.batch.remove(len(self.batch.states) - 1)
+            self.jobs.pop(id(state)).fail(error)
+        for job, _ in self.waiting:
+            job.fail(error)
+        self.waiting.clear()
+
+
+def guarded(on_draft: Callable[[str], None]) -> Callable[[str], None]:
+    """A draft callback that cannot break the pass it is called from."""
+    def call(text: str) -> None:
+        try:
+            on_draft(text)
+        except Exception as error:
+            log.error("a draft callback failed: %r", error)
+    return call

@@ -1,0 +1,113 @@
+"""`completer complete` and `completer serve`: the commands whose work is the language server's.
+
+`complete` prints what an editor would show at a cursor (the pipeline: context, span, effort,
+post-processing); `serve` runs the language server (stdio, TCP) or the HTTP API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from completer.errors import BadInput
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
+
+
+def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
+    """The file's text left and right of a 1-based line/column cursor."""
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    data = path.read_bytes()
+    if not data:
+        raise BadInput(f"{path}: the file is empty (nothing to complete around)")
+    if b"\0" in data:
+        raise BadInput(f"{path}: looks like a binary file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadInput(f"{path}: not UTF-8 text") from None
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        raise BadInput(f"{path}: line {line} is outside the file (it has {len(lines)} lines)")
+    if not 1 <= col <= len(lines[line - 1]) + 1:
+        raise BadInput(f"{path}: column {col} is outside line {line} (it has {len(lines[line - 1])} characters)")
+    offset = sum(len(s) + 1 for s in lines[:line - 1]) + col - 1
+    return text[:offset], text[offset:]
+
+
+def cmd_complete(args: argparse.Namespace) -> int:
+    from completer.models import open_model
+    from lsp.context import LANGUAGE_BY_EXTENSION
+    from lsp.pipeline import Options, suggest
+
+    path = Path(args.file)
+    prefix, suffix = split_at_cursor(path, args.line, args.col)
+    model = open_model(args.model)
+    options = Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
+                      temperature=args.temperature, seed=args.seed)
+    try:
+        result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options)
+    finally:
+        model.close()
+    text, replace = (result.edit.text, result.edit.replace) if result.edit else ("", 0)
+    if args.json:
+        print(json.dumps({"text": text, "replace": replace, "raw": result.raw, "span": result.context.span,
+                          "model": model.name, "stats": result.stats}))
+    else:
+        sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    return 0
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise BadInput(f"expected HOST:PORT, got '{value}'")
+    return host, int(port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if args.http:
+        from completer.http import serve as serve_http
+        host, port = parse_host_port(args.http)
+        serve_http(host, port, args.model, args.api_key)
+    else:
+        from lsp.server import serve as serve_lsp
+        host, port = parse_host_port(args.tcp) if args.tcp else (None, None)
+        serve_lsp("tcp" if args.tcp else "stdio", host, port, model=args.model, log_file=args.log_file)
+    return 0
+
+
+def add_decoding_options(p: argparse.ArgumentParser) -> None:
+    """The decoding options every command that completes shares."""
+    p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
+    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help=f"span budget in tokens (default {DEFAULT_MAX_TOKENS})")
+    p.add_argument("--effort", choices=list(EFFORTS), default=DEFAULT_EFFORT,
+                   help=f"low | medium | high: fewer passes or more care (default {DEFAULT_EFFORT})")
+    p.add_argument("--threshold", type=float, help="confidence threshold per pass (overrides --effort)")
+    p.add_argument("--steps", type=int, help="fixed schedule: passes per 32-token block (overrides --effort)")
+
+
+def add_complete_parser(sub) -> None:
+    p = sub.add_parser("complete", help="print the suggestion an editor would show at a cursor in a file")
+    p.add_argument("file")
+    p.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
+    p.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
+    add_decoding_options(p)
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--json", action="store_true", help="print JSON with the text, the raw infill and the stats")
+    p.set_defaults(func=cmd_complete)
+
+
+def add_serve_parser(sub) -> None:
+    p = sub.add_parser("serve", help="language server (stdio/tcp) or OpenAI-style HTTP API")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--stdio", action="store_true", help="LSP over stdin/stdout (what editors start)")
+    mode.add_argument("--tcp", metavar="HOST:PORT", help="LSP over TCP")
+    mode.add_argument("--http", metavar="HOST:PORT", help="OpenAI-style HTTP API")
+    p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
+    p.add_argument("--api-key", help="HTTP: require this bearer token (or set COMPLETER_API_KEY)")
+    p.add_argument("--log-file", help="LSP: also write the log here")
+    p.set_defaults(func=cmd_serve)

@@ -1,0 +1,86 @@
+"""From a document and a cursor to a suggestion: the one path every front end takes.
+
+Context (`lsp.context`, within the budget `completer.budget` sets), span kind, decoding (a
+scheduler or a remote model, with the effort's settings) and post-processing (`lsp.postprocess`).
+The language server, `completer complete`, the evals and the arena all call this, so every
+figure we publish measures what an editor gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from completer.models import Model
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DenoiseSettings
+from completer.scheduler import Job
+from lsp.context import Context, build_context
+from lsp.postprocess import Edit, finish
+
+DEFAULT_CONTEXT_TOKENS = 1024
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a user may set about one suggestion; None threshold/steps: the effort's schedule."""
+
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    effort: str = DEFAULT_EFFORT
+    threshold: float | None = None
+    steps: int | None = None
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    temperature: float = 0.0
+    seed: int | None = None
+
+    def decoding(self, span: str) -> DenoiseSettings:
+        return DenoiseSettings.for_effort(self.effort, threshold=self.threshold, steps=self.steps,
+                                          max_tokens=self.max_tokens, span=span, temperature=self.temperature,
+                                          seed=self.seed)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    edit: Edit | None  # None: nothing worth showing
+    raw: str  # the model's infill before post-processing
+    stats: dict
+    context: Context
+
+
+def context(model: Model, document: str, offset: int, language_id: str, options: Options) -> Context:
+    """The windows the model reads: as many tokens as the budget allows with room for the span.
+
+    Lines are counted one by one; should the joined windows still tokenize past the budget, they
+    are cut again by lines with the excess taken off, so the model never cuts them mid-line.
+    """
+    budget = model.context_budget(options.max_tokens, options.context_tokens)
+    target = budget
+    while True:
+        ctx = build_context(document, offset, language_id, target, model.count_tokens)
+        excess = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix) - budget
+        if excess <= 0 or target <= 0:
+            return ctx
+        target = max(target - excess, 0)
+
+
+def start(model: Model, ctx: Context, options: Options, on_draft: Callable[[str], None] | None = None,
+          should_stop: Callable[[], bool] | None = None) -> Job:
+    """Submit the decoding of ``ctx``; drafts are raw infills (post-process them with `finish`)."""
+    return model.submit(ctx.prefix, ctx.suffix, options.decoding(ctx.span), on_draft=on_draft, should_stop=should_stop)
+
+
+def begin(model: Model, document: str, offset: int, language_id: str,
+          options: Options = Options()) -> Callable[[], Suggestion]:
+    """Submit now; calling the result waits for the suggestion (evals keep many in flight)."""
+    ctx = context(model, document, offset, language_id, options)
+    job = start(model, ctx, options)
+
+    def result() -> Suggestion:
+        completion = job.result()
+        return Suggestion(finish(completion.text, ctx), completion.text, completion.stats, ctx)
+
+    return result
+
+
+def suggest(model: Model, document: str, offset: int, language_id: str, options: Options = Options()) -> Suggestion:
+    """Blocking: the suggestion an editor would show at ``offset``."""
+    return begin(model, document, offset, language_id, options)()

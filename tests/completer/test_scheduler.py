@@ -1,0 +1,114 @@
+"""The scheduler: batched passes give one-at-a-time results, cancellation frees rows, failures stay contained."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from completer.errors import Cancelled
+from completer.sampler import DenoiseSettings, Denoiser
+from completer.scheduler import Scheduler, decode
+from tests.helpers import make_tiny_checkpoint
+
+PROMPTS = [
+    ("def mean(xs):\n    total = 0\n", "\n    return total / len(xs)\n"),
+    ("import ", "\n"),
+    ("for i in range(", "):\n    pass\n"),
+    ("class Point:\n    def __init__(self, x, y):\n        self.x = x\n" * 3, ""),
+    ("", "print(x)\n"),
+    ("x = [" * 30, "]\n"),
+]
+SETTINGS = [
+    dict(max_tokens=24, block_size=8),  # grows past its first block
+    dict(max_tokens=16, threshold=None, steps=4, block_size=8),
+    dict(max_tokens=12, span="line"),
+    dict(max_tokens=16, span="block", block_size=8),
+    dict(max_tokens=10, use_cache=False),
+    dict(max_tokens=20, refresh_every=3, block_size=8),
+]
+
+
+@pytest.fixture(scope="module")
+def scheduler(tmp_path_factory):
+    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))), capacity=4)
+    yield scheduler
+    scheduler.close()
+
+
+def test_concurrent_greedy_requests_get_exactly_their_one_at_a_time_results(scheduler):
+    cases = [(p, s, DenoiseSettings(**kw)) for p, s in PROMPTS for kw in SETTINGS]
+    alone = [scheduler.complete(p, s, settings) for p, s, settings in cases]
+    passes_before = scheduler.passes
+    jobs = [scheduler.submit(p, s, settings) for p, s, settings in cases]  # more than its 4 rows: some wait
+    together = [job.result(timeout=120) for job in jobs]
+    assert [c.text for c in together] == [c.text for c in alone]
+    assert [c.stats["forward_passes"] for c in together] == [c.stats["forward_passes"] for c in alone]
+    # they shared passes: far fewer batched passes than the requests' passes added up
+    assert scheduler.passes - passes_before < sum(c.stats["forward_passes"] for c in alone) / 2
+
+
+def test_decoding_a_batch_in_one_thread_matches_decoding_each_alone(scheduler):
+    engine = scheduler.engine
+    tok = engine.tokenizer
+
+    def states():
+        return [Denoiser(engine.model, tok, tok.encode(p), tok.encode(s), DenoiseSettings(**kw))
+                for (p, s), kw in zip(PROMPTS, SETTINGS)]
+
+    assert decode(engine.model, states()) == [decode(engine.model, [st])[0] for st in states()]
+
+
+def slow_settings() -> DenoiseSettings:
+    return DenoiseSettings(max_tokens=32, block_size=32, threshold=None, steps=32)  # one token per pass
+
+
+def test_a_cancelled_request_leaves_at_the_next_pass_and_the_others_finish(scheduler):
+    first_draft, drafts = threading.Event(), []
+
+    def on_draft(text):
+        drafts.append(text)
+        first_draft.set()
+
+    doomed = scheduler.submit("def f(x):\n", "\n", slow_settings(), on_draft=on_draft)
+    other = scheduler.submit("import ", "\n", slow_settings())
+    assert first_draft.wait(30)
+    doomed.cancel()
+    with pytest.raises(Cancelled):
+        doomed.result(timeout=30)
+    assert len(drafts) <= 2  # at most the pass already running when it was cancelled
+    assert other.result(timeout=60).stats["forward_passes"] == 32  # the other one ran to its end
+
+
+def test_a_superseded_request_stops_and_frees_its_row(scheduler):
+    passes = []
+    job = scheduler.submit("x = ", "\n", slow_settings(), on_draft=passes.append, should_stop=lambda: len(passes) >= 3)
+    with pytest.raises(Cancelled):
+        job.result(timeout=30)
+    assert 3 <= len(passes) <= 4
+    scheduler.complete("y = ", "\n", DenoiseSettings(max_tokens=4))  # the row is free again
+    assert not scheduler.batch.states
+
+
+def test_a_failing_draft_callback_breaks_neither_its_request_nor_the_scheduler(scheduler):
+    def explode(_):
+        raise RuntimeError("the client went away")
+
+    assert scheduler.submit("a = ", "\n", DenoiseSettings(max_tokens=6), on_draft=explode).result(timeout=30)
+    assert scheduler.complete("b = ", "\n", DenoiseSettings(max_tokens=6))
+
+
+def test_a_failing_pass_fails_its_requests_and_the_next_request_is_served(scheduler, monkeypatch):
+    original = scheduler.batch.step
+    calls = []
+
+    def broken():
+        if not calls:
+            calls.append(1)
+            raise RuntimeError("out of memory")
+        return original()
+
+    monkeypatch.setattr(scheduler.batch, "step", broken)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6))
+    assert scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6)).stats["forward_passes"] >= 1
