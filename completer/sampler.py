@@ -343,12 +343,9 @@ def block_forward(model: Transformer, cache: ContextCache, states: list[Denoiser
         first, count = st.logit_rows()
         logits_at[i, :count] = torch.arange(first - start, first - start + count)
     lengths = [st.seq_len() for st in states]
-    kv_len = None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
-    window = CacheWindow(cache, slice(0, len(states)), max(lengths), write=write.to(device), kv_len=kv_len)
+    window = CacheWindow(cache, slice(0, len(states)), max(lengths), write=write.to(device), kv_len=key_lengths(lengths, device))
     logits = model.forward_windows(tokens.to(device), positions.to(device), window, logits_at.to(device))
-    for i, st in enumerate(states):
-        st.passed(full=False)
-        st.advance(logits[i, :st.block_hi - st.block_lo])
+    apply(states, logits, full=False)
 
 
 def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser], first_row: int) -> None:
@@ -362,10 +359,20 @@ def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser]
         tokens[i, :lengths[i]] = torch.tensor(st.sequence())
         first, count = st.logit_rows()
         logits_at[i, :count] = torch.arange(first, first + count)
-    kv_len = None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
-    window = CacheWindow(cache, slice(first_row, first_row + len(states)), S, start=0, kv_len=kv_len)
+    window = CacheWindow(cache, slice(first_row, first_row + len(states)), S, start=0,
+                         kv_len=key_lengths(lengths, device))
     positions = torch.arange(S, device=device).expand(len(states), S)
     logits = model.forward_windows(tokens.to(device), positions, window, logits_at.to(device))
+    apply(states, logits, full=True)
+
+
+def key_lengths(lengths: list[int], device) -> Tensor | None:
+    """Per-row key lengths for the attention mask; None when every row is as long (no mask needed)."""
+    return None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
+
+
+def apply(states: list[Denoiser], logits: Tensor, full: bool) -> None:
+    """Hand each state its rows of one forward's logits [B, n, V]."""
     for i, st in enumerate(states):
-        st.passed(full=True)
+        st.passed(full)
         st.advance(logits[i, :st.block_hi - st.block_lo])
