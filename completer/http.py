@@ -393,13 +393,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str, port: int, model: str | None, api_key: str | None) -> None:
-    """Runs the API until interrupted; refuses to put an unauthenticated model on the network."""
-    api_key = api_key or os.environ.get("COMPLETER_API_KEY") or None
+def check_exposure(host: str, api_key: str | None) -> None:
+    """Refuses to put an unauthenticated model on the network."""
     if api_key is None and not is_loopback(host):
         raise BadInput(
             f"refusing to serve on {host} without an API key: anyone who can reach it could use the model. "
             "Pass --api-key KEY (or set COMPLETER_API_KEY), or bind 127.0.0.1."
         )
+
+
+def serve(host: str, port: int, model: str | None, api_key: str | None) -> None:
+    """Runs the API until interrupted."""
+    api_key = api_key or os.environ.get("COMPLETER_API_KEY") or None
+    check_exposure(host, api_key)
     app = create_app(lambda: Scheduler.load(model), api_key=api_key)
     uvicorn.run(app, host=host, port=port)

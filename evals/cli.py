@@ -182,6 +182,7 @@ def summary_table(benchmark: str, system: str, records: list[dict], samples: int
     for k in (k for k in PASS_AT if k <= samples):
         row[f"pass@{k}"] = f"{100 * mean_pass_at_k(per_task, k):.2f}%"
     row["median latency"] = f"{statistics.median(r['latency_ms'] for r in records):.1f} ms"
+    row["passes/task"] = f"{statistics.mean(r['forward_passes'] for r in records):.2f}" if speeds else "-"
     row["tokens/forward"] = f"{statistics.mean(speeds):.2f}" if speeds else "-"
     widths = [max(len(name), len(value)) for name, value in row.items()]
     header = "  ".join(name.ljust(width) for name, width in zip(row, widths))

@@ -14,6 +14,8 @@ from pathlib import Path
 from completer.errors import BadInput
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
 
+RAY_OPTIONS = ("min_replicas", "max_replicas", "target_queue", "cpus_per_replica", "gpus_per_replica")
+
 
 def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
     """The file's text left and right of a 1-based line/column cursor."""
@@ -72,6 +74,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from completer.http import serve as serve_http
         host, port = parse_host_port(args.http)
         serve_http(host, port, args.model, args.api_key)
+    elif args.ray:
+        from completer.ray_serve import ReplicaOptions, run
+        host, port = parse_host_port(args.ray)
+        given = {name: value for name, value in vars(args).items() if name in RAY_OPTIONS}
+        run(host, port, ReplicaOptions(model=args.model, api_key=args.api_key, **given))
     else:
         from lsp.server import serve as serve_lsp
         host, port = parse_host_port(args.tcp) if args.tcp else (None, None)
@@ -107,7 +114,17 @@ def add_serve_parser(sub) -> None:
     mode.add_argument("--stdio", action="store_true", help="LSP over stdin/stdout (what editors start)")
     mode.add_argument("--tcp", metavar="HOST:PORT", help="LSP over TCP")
     mode.add_argument("--http", metavar="HOST:PORT", help="OpenAI-style HTTP API")
+    mode.add_argument("--ray", metavar="HOST:PORT",
+                      help="the HTTP API on Ray Serve: autoscaled replicas on the cluster RAY_ADDRESS names, or a local one")
     p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
-    p.add_argument("--api-key", help="HTTP: require this bearer token (or set COMPLETER_API_KEY)")
+    p.add_argument("--api-key", help="HTTP, Ray: require this bearer token (or set COMPLETER_API_KEY)")
+    # Unset options keep completer.ray_serve.ReplicaOptions' defaults (one owner).
+    ray = p.add_argument_group("Ray Serve (--ray); defaults: 1 replica of 1 CPU, a target queue of 8",
+                               argument_default=argparse.SUPPRESS)
+    ray.add_argument("--min-replicas", type=int)
+    ray.add_argument("--max-replicas", type=int, help="the autoscaler adds replicas up to this many")
+    ray.add_argument("--target-queue", type=float, help="requests queued or in flight per replica it aims at")
+    ray.add_argument("--cpus-per-replica", type=float)
+    ray.add_argument("--gpus-per-replica", type=float)
     p.add_argument("--log-file", help="LSP: also write the log here")
     p.set_defaults(func=cmd_serve)

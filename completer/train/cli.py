@@ -10,7 +10,7 @@ from pathlib import Path
 from ..checkpoint import read_config
 from .loop import TrainConfig, Trainer
 from .objective import SPAN_SHAPES
-from .prepare import HUMANEVAL_DATA, prepare
+from .prepare import prepare
 
 SHAPE_OPTIONS = {"dim": "dim", "layers": "n_layers", "heads": "n_heads", "kv_heads": "n_kv_heads",
                  "intermediate": "intermediate_size"}
@@ -52,8 +52,8 @@ def add_train_parser(subparsers) -> None:
 
     p = commands.add_parser("prepare", help="corpus + tokenizer + token arrays from installed Python sources")
     p.add_argument("--out", type=Path, required=True, help="training folder to create")
-    p.add_argument("--decontaminate-from", type=Path, default=HUMANEVAL_DATA,
-                   help="folder of HumanEval*.jsonl.gz whose problems must not be in the corpus")
+    p.add_argument("--decontaminate-from", type=Path, required=True,
+                   help="folder of HumanEval*.jsonl.gz whose problems must not be in the corpus (evals/data)")
     p.add_argument("--max-mb", type=float, default=100.0, help="cap on corpus source text (MB)")
     p.add_argument("--vocab-size", type=int, default=8192)
     p.add_argument("--tokenizer-mb", type=float, default=30.0, help="source text used to learn the vocabulary (MB)")

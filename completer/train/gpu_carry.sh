@@ -13,7 +13,7 @@ MAX_MB=${1:-250}
 LIMIT=$((64 * 1024 * 1024))
 
 if [ ! -f .carry/data/tokens.npz ]; then
-  "$PYTHON" -m completer train prepare --out .carry/data --max-mb "$MAX_MB" --tokenizer-from completer/bundled
+  "$PYTHON" -m completer train prepare --out .carry/data --decontaminate-from evals/data --max-mb "$MAX_MB" --tokenizer-from completer/bundled
 fi
 
 rm -rf .carry/wheels

@@ -112,7 +112,7 @@ def learning_rate(cfg: TrainConfig, step: int, fresh_at: int = 0) -> float:
 def data_tokenizer(data: Path) -> Tokenizer:
     """The prepared folder's tokenizer, read as the engine reads it (its mask, end and newline ids)."""
     if not (data / "tokenizer.json").is_file():
-        raise CompleterError(f"{data}: no tokenizer.json; run `completer train prepare --out {data}` first")
+        raise CompleterError(f"{data}: no tokenizer.json; run `completer train prepare --out {data} --decontaminate-from evals/data` first")
     return load_tokenizer(data)
 
 

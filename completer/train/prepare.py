@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import evals
-
 from .corpus import build_corpus, manifest
 from .tokenizer import (bytes_per_token, encode_documents, reuse_tokenizer, save_token_arrays, save_tokenizer,
                         train_tokenizer)
 
-HUMANEVAL_DATA = Path(evals.__file__).parent / "data"
 
-
-def prepare(out: Path, decontaminate_from: Path = HUMANEVAL_DATA, max_mb: float = 100.0,
+def prepare(out: Path, decontaminate_from: Path, max_mb: float = 100.0,
             vocab_size: int = 8192, tokenizer_mb: float = 30.0,
             site_dirs: list[Path] | None = None, stdlib: Path | None = None,
             tokenizer_from: Path | None = None) -> dict:
     """Build everything `completer train run` needs in ``out``; returns the manifest written there.
 
+    ``decontaminate_from`` is a folder of HumanEval*.jsonl.gz (the evals' `evals/data`) whose problems
+    the corpus must not contain: the caller names it, so training depends on no front end.
     ``tokenizer_from`` reuses a model's vocabulary, so that model can be trained further on the data.
     """
     tokenizer = reuse_tokenizer(tokenizer_from) if tokenizer_from is not None else None

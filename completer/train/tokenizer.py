@@ -94,7 +94,7 @@ def save_token_arrays(folder: Path, train: np.ndarray, validation: np.ndarray) -
 def load_token_arrays(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     path = folder / TOKENS_FILE
     if not path.is_file():
-        raise CompleterError(f"{folder}: no {TOKENS_FILE}; run `completer train prepare --out {folder}` first")
+        raise CompleterError(f"{folder}: no {TOKENS_FILE}; run `completer train prepare --out {folder} --decontaminate-from evals/data` first")
     with np.load(path) as arrays:
         train, validation = arrays["train"], arrays["validation"]
     if len(train) == 0 or len(validation) == 0:

@@ -8,7 +8,8 @@ from tokenizers import Tokenizer, models
 
 from completer.errors import CompleterError
 from completer.train.corpus import is_validation
-from completer.train.prepare import HUMANEVAL_DATA, prepare
+from completer.train.prepare import prepare
+from evals.humaneval import DATA_DIR as HUMANEVAL_DATA
 from completer.train.tokenizer import load_token_arrays
 from tests.helpers import make_tokenizer
 

@@ -1,8 +1,8 @@
 """Kernel and denoising-pass figures on the shape of a 7B Dream/DiffuCoder model (random bf16 weights).
 
-    python -m kernels.bench            # on an H100/H200: prints every table below
-    python -m kernels.bench --smoke    # tiny shapes on CPU, to check the script itself
-    TRITON_INTERPRET=1 python -m kernels.bench --smoke   # ... with the Triton kernels interpreted
+    python -m evals.bench_kernels            # on an H100/H200: prints every table below
+    python -m evals.bench_kernels --smoke    # tiny shapes on CPU, to check the script itself
+    TRITON_INTERPRET=1 python -m evals.bench_kernels --smoke   # ... with the Triton kernels interpreted
 
 Tables: each kernel against the best torch path; one denoising pass over a 32-token block with
 1k and 4k of context against its memory floor (weight bytes / measured copy bandwidth: a batch-1

@@ -1,0 +1,118 @@
+"""The HTTP API as a Ray Serve application: replicas that each own a scheduler, scaled on their queues.
+
+Each replica runs the very app `completer.http.create_app` builds (same OpenAI-compatible routes,
+same API key, same streaming), around its own lazily loaded scheduler, so a replica batches the
+requests it is given exactly as `serve --http` does. Ray's proxies route requests to replicas and
+Serve's autoscaler keeps the requests queued or in flight per replica near `target_queue`, adding
+replicas up to `max_replicas` (and nodes, where the Ray cluster has an autoscaler). A client that
+hangs up is cancelled by Ray in the replica, which frees its place at the scheduler's next pass.
+
+Start it with `completer serve --ray HOST:PORT` (a local Ray instance, or the cluster `RAY_ADDRESS`
+names) or with Ray's own CLI: `serve run completer.ray_serve:build model=PATH max_replicas=4`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, fields, replace
+
+from ray import serve
+from ray.serve import Application
+
+from completer.http import check_exposure, create_app
+from completer.scheduler import Scheduler
+
+APP_NAME = "completer"
+
+
+@dataclass(frozen=True)
+class ReplicaOptions:
+    """How the deployment scales; the defaults suit one CPU machine, raise them on a cluster."""
+
+    model: str | None = None       # checkpoint folder, hub id or URL; None: the bundled model
+    api_key: str | None = None     # every route but /health then needs `Authorization: Bearer KEY`
+    min_replicas: int = 1
+    max_replicas: int = 1
+    target_queue: float = 8.0      # requests queued or in flight per replica that the autoscaler aims at
+    max_queue: int = 32            # a replica takes no more than this many at once; Ray queues the rest
+    cpus_per_replica: float = 1.0
+    gpus_per_replica: float = 0.0
+    upscale_delay_s: float = 10.0
+    downscale_delay_s: float = 300.0
+
+    @classmethod
+    def from_args(cls, args: dict[str, str]) -> ReplicaOptions:
+        """`serve run completer.ray_serve:build key=value ...` passes strings: convert by each field's default."""
+        known = {field.name: field for field in fields(cls)}
+        unknown = sorted(set(args) - set(known))
+        if unknown:
+            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        converted = {}
+        for name, value in args.items():
+            default = known[name].default
+            converted[name] = value if default is None or isinstance(value, type(default)) else type(default)(value)
+        return cls(**converted)
+
+
+@serve.ingress()
+class CompletionReplica:
+    """One replica: the HTTP API around its own scheduler (built on the replica, never pickled)."""
+
+    def __init__(self, model: str | None, api_key: str | None) -> None:
+        self.model = model
+        self.api_key = api_key
+
+    def __serve_build_asgi_app__(self):
+        return create_app(lambda: Scheduler.load(self.model), api_key=self.api_key)
+
+
+def application(options: ReplicaOptions) -> Application:
+    """The Serve application for these options (bind it with `serve.run`)."""
+    deployment = serve.deployment(
+        CompletionReplica,
+        name="completer",
+        max_ongoing_requests=options.max_queue,
+        autoscaling_config={
+            "min_replicas": options.min_replicas,
+            "max_replicas": options.max_replicas,
+            "target_ongoing_requests": options.target_queue,
+            "upscale_delay_s": options.upscale_delay_s,
+            "downscale_delay_s": options.downscale_delay_s,
+        },
+        ray_actor_options={"num_cpus": options.cpus_per_replica, "num_gpus": options.gpus_per_replica},
+    )
+    return deployment.bind(options.model, options.api_key)
+
+
+def build(args: dict[str, str]) -> Application:
+    """The application builder Ray's `serve run` and `serve deploy` call with `key=value` arguments."""
+    options = ReplicaOptions.from_args(args)
+    if options.api_key is None and os.environ.get("COMPLETER_API_KEY"):
+        options = replace(options, api_key=os.environ["COMPLETER_API_KEY"])
+    return application(options)
+
+
+def deploy(host: str, port: int, options: ReplicaOptions) -> None:
+    """Deploy on the Ray cluster `RAY_ADDRESS` names (or start a local one); returns once replicas are ready."""
+    import ray
+
+    check_exposure(host, options.api_key)
+    if not ray.is_initialized():
+        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(application(options), name=APP_NAME, route_prefix="/")
+
+
+def run(host: str, port: int, options: ReplicaOptions) -> None:
+    """`completer serve --ray`: deploy, then serve until interrupted."""
+    api_key = options.api_key or os.environ.get("COMPLETER_API_KEY") or None
+    deploy(host, port, replace(options, api_key=api_key))
+    print(f"completer: serving on http://{host}:{port}/v1 with Ray Serve (Ctrl-C stops)", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        serve.shutdown()
