@@ -14,9 +14,12 @@ names) or with Ray's own CLI: `serve run completer.ray_serve:build model=PATH ma
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import time
 from dataclasses import dataclass, fields, replace
 
+import ray
 from ray import serve
 from ray.serve import Application
 
@@ -95,8 +98,6 @@ def build(args: dict[str, str]) -> Application:
 
 def deploy(host: str, port: int, options: ReplicaOptions) -> None:
     """Deploy on the Ray cluster `RAY_ADDRESS` names (or start a local one); returns once replicas are ready."""
-    import ray
-
     check_exposure(host, options.api_key)
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
@@ -109,10 +110,12 @@ def run(host: str, port: int, options: ReplicaOptions) -> None:
     api_key = options.api_key or os.environ.get("COMPLETER_API_KEY") or None
     deploy(host, port, replace(options, api_key=api_key))
     print(f"completer: serving on http://{host}:{port}/v1 with Ray Serve (Ctrl-C stops)", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a supervisor's stop cleans up as Ctrl-C does
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
-        serve.shutdown()
+        serve.shutdown()  # the application leaves the cluster; a local Ray instance stops with this process
+        ray.shutdown()

@@ -36,11 +36,14 @@ from .tokenizer import Tokenizer
 SPANS = ("free", "line", "block")
 
 # The effort knob, the one owner of decoding defaults: how the passes are scheduled at each level.
-# Chosen by measurement (README, "Effort"); low never takes more passes than high.
+# Measured on HumanEval single-line (README, "Effort"): with the bundled model pass@1 is the same at
+# every threshold from 0.5 to 0.99, while passes per task fall from 22.6 (0.99) and 22.1 (0.9) to
+# 8.3 (0.5). Medium keeps Fast-dLLM's 0.9, the threshold at which published dLLMs keep their quality;
+# low takes the measured 2.7x fewer passes; high commits only what the model is all but sure of.
 EFFORTS = {
-    "low": dict(threshold=0.7, steps=None),
+    "low": dict(threshold=0.5, steps=None),
     "medium": dict(threshold=0.9, steps=None),
-    "high": dict(threshold=0.98, steps=None),
+    "high": dict(threshold=0.99, steps=None),
 }
 DEFAULT_EFFORT = "medium"
 DEFAULT_MAX_TOKENS = 64

@@ -5,7 +5,7 @@ A benchmark, not a test: it starts the real server in another process (the bundl
 threads, and prints a table. Every level sends the same requests; "sequential" sends them one
 after another from one client, the baseline every other row is compared against.
 
-    python -m evals.bench_serving [--model PATH] [--requests 16] [--levels 1,4,8,16]
+    python -m evals.bench_serving [--model PATH] [--requests 16] [--levels 1,4,8,16] [--on ray]
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(model: str | None, extra: list[str]):
+def running_server(model: str | None, extra: list[str], mode: str = "http"):
+    """`completer serve --http` (or `--ray`) in another process, up and with its model loaded."""
     port = free_port()
-    command = [sys.executable, "-m", "completer", "serve", "--http", f"127.0.0.1:{port}", *extra]
+    command = [sys.executable, "-m", "completer", "serve", f"--{mode}", f"127.0.0.1:{port}", *extra]
     if model:
         command += ["--model", model]
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,14 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=16, help="requests per level (default 16)")
     parser.add_argument("--levels", default="1,4,8,16", help="concurrent clients per level")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--on", choices=["http", "ray"], default="http",
+                        help="serve --http, or serve --ray (Ray Serve replicas; pass --server-arg=--max-replicas=2)")
     parser.add_argument("--server-arg", action="append", default=[], help="passed on to `serve` (repeatable)")
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     tasks = load_tasks("single-line")[: args.requests]
     bodies = [{"prompt": t.prompt, "suffix": t.suffix, "max_tokens": args.max_tokens} for t in tasks]
-    print(f"server: completer serve --http ({args.model or 'bundled model'}), {len(bodies)} requests per row, "
+    print(f"server: completer serve --{args.on} {' '.join(args.server_arg)} ({args.model or 'bundled model'}), "
+          f"{len(bodies)} requests per row, "
           f"{args.max_tokens}-token spans, {os.cpu_count()} cores")
-    with running_server(args.model, args.server_arg) as base:
+    with running_server(args.model, args.server_arg, args.on) as base:
         run_level(base, bodies[:2], 1)  # warm-up
         seq_wall, seq_lat = run_level(base, bodies, 1)
         rows = [("sequential", seq_wall, seq_lat)]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,7 @@ from ray import serve  # noqa: E402
 from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa: E402
 from completer.sampler import DenoiseSettings  # noqa: E402
 from completer.scheduler import Scheduler  # noqa: E402
-from evals.bench_serving import free_port  # noqa: E402
+from evals.bench_serving import free_port, running_server  # noqa: E402
 from tests.helpers import make_tiny_checkpoint  # noqa: E402
 
 PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"
@@ -52,6 +53,16 @@ def cluster(checkpoint):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def test_serve_ray_serves_the_api_until_stopped_and_takes_ray_down_with_it(checkpoint):
+    # First in this file: the module's own Ray instance (below) is not up yet.
+    with running_server(checkpoint, [], mode="ray") as base:
+        answer = httpx.post(f"{base}/v1/completions", json={"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 4},
+                            timeout=120)
+        assert answer.status_code == 200 and answer.json()["model"] == Path(checkpoint).name
+    with pytest.raises(httpx.TransportError):  # Ray's proxy, a process of its own, stopped too
+        httpx.get(f"{base}/health", timeout=10)
 
 
 def running_replicas() -> int:

@@ -7,7 +7,7 @@ import torch
 
 from completer.errors import BadInput
 from completer.model import Transformer
-from completer.sampler import DenoiseSettings, Denoiser
+from completer.sampler import EFFORTS, DenoiseSettings, Denoiser
 from completer.scheduler import Scheduler, decode
 from tests.helpers import make_tiny_checkpoint, tiny_config
 
@@ -76,6 +76,14 @@ def test_threshold_commits_at_least_one_when_nothing_is_confident(engine):
     out, stats, _ = run(engine, script, threshold=0.9, max_tokens=len(ids) + 1)
     assert out == ids
     assert stats.forward_passes == len(ids) + 1  # one commit per pass, the end token last
+
+
+def test_a_lower_effort_never_takes_more_passes_than_a_higher_one(engine):
+    ids = word_ids(engine.tokenizer, " x * x - 2 * x + 1 if x else 0")
+    # Probabilities from ~0.3 to ~0.999 over a 400-token vocabulary: each level commits a different share per pass.
+    script = [(t, 5.0 + (i * 7) % 10) for i, t in enumerate(ids)]
+    passes = {effort: run(engine, script, max_tokens=32, **EFFORTS[effort])[1].forward_passes for effort in EFFORTS}
+    assert passes["low"] < passes["medium"] < passes["high"], passes
 
 
 def test_fixed_schedule_takes_exactly_the_given_passes_per_block(engine):

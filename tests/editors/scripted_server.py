@@ -9,7 +9,8 @@ from a JSON script instead of a checkpoint, with the scheduler's face (submit ->
 The script: {"start_delay_ms": 0, "exit_at_start": false, "rules": [RULE, ...]}, where a RULE is
 {"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
 The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
-callback `pause_ms` apart, then `text` is returned. No rule: an empty infill.
+callback `pause_ms` apart, then `text` is returned, with `{effort}` replaced by the effort level the
+request was decoded at (so a test sees an editor's setting arrive). No rule: an empty infill.
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ class ScriptedModel:
     def submit(self, prefix: str, suffix: str, settings, on_draft: Callable[[str], None] | None = None,
                should_stop: Callable[[], bool] | None = None) -> Job:
         job = Job(should_stop)
-        threading.Thread(target=self.run, args=(job, prefix, on_draft), daemon=True).start()
+        threading.Thread(target=self.run, args=(job, prefix, settings.effort, on_draft), daemon=True).start()
         return job
 
-    def run(self, job: Job, prefix: str, on_draft: Callable[[str], None] | None) -> None:
+    def run(self, job: Job, prefix: str, effort: str, on_draft: Callable[[str], None] | None) -> None:
         rule = next((r for r in self.rules if prefix.endswith(r["after"])), None)
         if rule is None:
             job.resolve(Completion("", {"forward_passes": 1}))
@@ -56,7 +57,7 @@ class ScriptedModel:
                 return
             if draft is not None and on_draft is not None:
                 on_draft(draft)
-        job.resolve(Completion(rule["text"], {"forward_passes": len(rule.get("drafts", [])) + 1}))
+        job.resolve(Completion(rule["text"].replace("{effort}", effort), {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
     def close(self) -> None:
         pass

@@ -37,6 +37,7 @@ RULES = [
     {"after": "total = ", "text": "sum(values) + 1"},
     {"after": "def pair():\n    ", "text": "a = 1\n    return a"},
     {"after": "slow = ", "text": "compute(1, 2)", "drafts": ["compute", "compute(1"], "pause_ms": 700},
+    {"after": "effort = ", "text": "{effort}"},
 ]
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (apt-get install -y tmux)")
@@ -231,6 +232,18 @@ def test_a_draft_refines_in_place_and_the_final_suggestion_replaces_it(editor: E
     assert seen[0] in ("compute", "compute(1") and seen[-1] == "compute(1, 2)", seen
     editor.nvim.input("<Tab>")
     wait_for(lambda: editor.nvim.current.buffer[0] == "slow = compute(1, 2)", "the accepted final suggestion")
+
+
+def test_the_effort_option_reaches_the_server(editor: Editor):
+    open_python(editor, "effort.py", [""])
+    editor.nvim.exec_lua("local o = require('completer.config').options\n"
+                         "require('completer').setup({ cmd = o.cmd, debounce_ms = o.debounce_ms, effort = 'high' })")
+    try:
+        type_until_ghost(editor, "ieffort = ", "effort = ", "high")
+    finally:
+        editor.nvim.input("<Esc>")
+        editor.nvim.exec_lua("local o = require('completer.config').options\n"
+                             "require('completer').setup({ cmd = o.cmd, debounce_ms = o.debounce_ms })")
 
 
 def test_status_shows_the_latency_and_an_empty_result(editor: Editor):

@@ -60,6 +60,7 @@ pytestmark = [
 
 # Everything that would pop up, steal focus or insert text besides the extension is off.
 USER_SETTINGS = {
+    "completer.effort": "high",
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": False,
     "workbench.welcomePage.walkthroughs.openOnInstall": False,
@@ -351,6 +352,14 @@ def test_a_draft_shows_while_the_model_works_and_the_final_suggestion_replaces_i
     editor.wait_for_ghost_text("compute(1, 2)")
     assert draft_text(editor.page) == "", editor.explain("the draft stayed beside the final suggestion")
     editor.accept_and_save(path, "slow = compute(1, 2)")
+
+
+def test_the_effort_setting_reaches_the_server(editor: Editor) -> None:
+    editor.use_script([{"after": "effort = ", "text": "{effort}"}])  # the scripted model answers with the effort
+    path = editor.open("effort.py", "")
+    editor.type("effort = ")
+    editor.wait_for_ghost_text("high")  # USER_SETTINGS sets it; the default is medium
+    editor.accept_and_save(path, "effort = high")
 
 
 def test_an_empty_result_says_no_suggestion_in_the_status_bar(editor: Editor) -> None:

@@ -5,6 +5,8 @@
  * node's test runner; extension.ts passes in `WorkspaceConfiguration.get`.
  */
 
+export type Effort = "low" | "medium" | "high";
+
 export interface CompleterSettings {
   enable: boolean;
   /** Ask for a suggestion while typing; when false only the trigger command asks. */
@@ -12,7 +14,9 @@ export interface CompleterSettings {
   /** Checkpoint folder or hub id; "" lets the server use its bundled model. */
   model: string;
   maxTokens: number;
-  /** Confidence threshold for parallel decoding; null selects the fixed schedule. */
+  /** "low" | "medium" | "high": fewer denoising passes or more care. */
+  effort: Effort;
+  /** Confidence threshold for parallel decoding, overriding the effort's; null uses the effort's. */
   threshold: number | null;
   /** VS Code language ids that get suggestions; "*" means every language. */
   languages: string[];
@@ -30,7 +34,8 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
   automatic: true,
   model: "",
   maxTokens: 64,
-  threshold: 0.9,
+  effort: "medium",
+  threshold: null,
   languages: [
     "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
     "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php", "lua", "shellscript",
@@ -56,6 +61,7 @@ export function readSettings(get: SettingsReader): CompleterSettings {
 export interface ServerSettings {
   model: string | null;
   maxTokens: number;
+  effort: Effort;
   threshold: number | null;
   languages: string[];
   drafts: boolean;
@@ -65,6 +71,7 @@ export function serverSettings(settings: CompleterSettings): ServerSettings {
   return {
     model: settings.model.trim() === "" ? null : settings.model.trim(),
     maxTokens: settings.maxTokens,
+    effort: settings.effort,
     threshold: settings.threshold,
     languages: settings.languages,
     drafts: settings.drafts,

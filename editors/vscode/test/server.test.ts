@@ -111,7 +111,7 @@ describe("the real completer server", { skip: model ? false : "COMPLETER_TEST_MO
 
   test("after a configuration change the server still answers automatic requests", async () => {
     await connection.sendNotification(DidChangeConfigurationNotification.type, {
-      settings: { completer: serverSettings({ ...settings, maxTokens: 4, threshold: 0.5 }) },
+      settings: { completer: serverSettings({ ...settings, maxTokens: 4, effort: "low", threshold: 0.5 }) },
     });
     const suggestions = await complete(InlineCompletionTriggerKind.Automatic);
     assert.ok(suggestions.length > 0, `no suggestion after the change; server log:\n${stderr.join("")}`);

@@ -27,17 +27,19 @@ test("serverSettings sends an empty model as null so the server picks its bundle
   assert.deepEqual(serverSettings(DEFAULT_SETTINGS), {
     model: null,
     maxTokens: 64,
-    threshold: 0.9,
+    effort: "medium",
+    threshold: null,
     languages: DEFAULT_SETTINGS.languages,
     drafts: true,
   });
 });
 
 test("serverSettings keeps only what the server reads and trims the model path", () => {
-  const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", threshold: null });
-  assert.deepEqual(Object.keys(sent).sort(), ["drafts", "languages", "maxTokens", "model", "threshold"]);
+  const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", effort: "low", threshold: 0.8 });
+  assert.deepEqual(Object.keys(sent).sort(), ["drafts", "effort", "languages", "maxTokens", "model", "threshold"]);
   assert.equal(sent.model, "/models/tiny");
-  assert.equal(sent.threshold, null);
+  assert.equal(sent.effort, "low");
+  assert.equal(sent.threshold, 0.8);
 });
 
 test("languageEnabled honours the language list, the '*' wildcard and the enable switch", () => {

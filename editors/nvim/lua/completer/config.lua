@@ -7,8 +7,10 @@ M.defaults = {
   -- Checkpoint folder or model id; nil lets the server use its bundled model.
   model = nil,
   max_tokens = 64,
-  -- Confidence threshold for parallel decoding; false selects the fixed schedule.
-  threshold = 0.9,
+  -- "low", "medium" or "high": fewer denoising passes or more care.
+  effort = "medium",
+  -- Confidence threshold for parallel decoding, overriding the effort's; nil: the effort's.
+  threshold = nil,
   -- Quiet time after a keystroke before asking for a suggestion.
   debounce_ms = 75,
   -- Filetypes that get suggestions; { "*" } means all.
@@ -53,7 +55,9 @@ function M.apply(user)
   end
   validate("model", user.model, "string")
   validate("drafts", user.drafts, "boolean")
-  validate("threshold", user.threshold, function(v) return v == nil or v == false or type(v) == "number" end, "a number or false")
+  validate("effort", user.effort, function(v) return v == nil or v == "low" or v == "medium" or v == "high" end,
+    '"low", "medium" or "high"')
+  validate("threshold", user.threshold, function(v) return v == nil or type(v) == "number" end, "a number")
   local options = vim.tbl_extend("force", vim.deepcopy(M.defaults), user)
   options.keymaps = vim.tbl_extend("force", M.defaults.keymaps, user.keymaps or {})
   M.options = options
@@ -76,6 +80,7 @@ function M.server_settings()
   return {
     model = options.model or vim.NIL,
     maxTokens = options.max_tokens,
+    effort = options.effort,
     threshold = options.threshold or vim.NIL,
     languages = options.filetypes,
     drafts = options.drafts,
