@@ -172,10 +172,15 @@ class Denoiser:
         s = self.s
         return not s.use_cache or not self.cached or bool(s.refresh_every and self.passes_since_refresh >= s.refresh_every)
 
-    def logit_rows(self) -> tuple[int, int]:
-        """(first, count): the sequence positions whose hidden states predict the active block."""
+    def logit_rows(self) -> list[int]:
+        """The sequence positions whose hidden states predict the active block's masked positions.
+
+        Only those: the logits of committed positions would be thrown away, and the output layer
+        is the largest matrix product of a small model's pass.
+        """
         # a shifted model reads position i's prediction off hidden state i-1
-        return len(self.prefix) + self.block_lo - self.shift, self.block_hi - self.block_lo
+        first = len(self.prefix) - self.shift
+        return [first + p for p in self.span.masked(self.block_lo, self.block_hi)]
 
     def block_window(self) -> tuple[int, int]:
         """[start, end) of the sequence a cached block pass recomputes: the block, and the stale one before it."""
@@ -267,11 +272,10 @@ class Denoiser:
 
     # -- one pass ------------------------------------------------------------------------------
     def advance(self, logits: Tensor) -> None:
-        """Apply one pass's logits [block length, V] for the active block, then move on if the block is done."""
+        """Apply one pass's logits [masked positions, V] (`logit_rows`), then move on if the block is done."""
         span, lo, hi = self.span, self.block_lo, self.block_hi
         positions = span.masked(lo, hi)
-        rows = torch.tensor([p - lo for p in positions], device=logits.device)
-        token, conf = self.choose(logits[rows])
+        token, conf = self.choose(logits)
         self.commit(positions, token, conf, (self.s.steps or 1) - self.passes)
         self.passes += 1
         end = self.settle_end()
@@ -337,14 +341,13 @@ def block_forward(model: Transformer, cache: ContextCache, states: list[Denoiser
     tokens = torch.full((len(states), T), states[0].tok.mask_id, dtype=torch.long)
     positions = torch.arange(T).repeat(len(states), 1)
     write = torch.full((len(states), T), spare, dtype=torch.long)
-    n = max(st.block_hi - st.block_lo for st in states)
-    logits_at = torch.zeros(len(states), n, dtype=torch.long)
+    rows = [st.logit_rows() for st in states]
+    logits_at = torch.zeros(len(states), max(map(len, rows)), dtype=torch.long)
     for i, (st, (start, end)) in enumerate(zip(states, windows)):
         tokens[i, :end - start] = torch.tensor(st.sequence()[start:end])
         positions[i] += start
         write[i, :end - start] = positions[i, :end - start]
-        first, count = st.logit_rows()
-        logits_at[i, :count] = torch.arange(first - start, first - start + count)
+        logits_at[i, :len(rows[i])] = torch.tensor(rows[i]) - start
     lengths = [st.seq_len() for st in states]
     window = CacheWindow(cache, slice(0, len(states)), max(lengths), write=write.to(device), kv_len=key_lengths(lengths, device))
     logits = model.forward_windows(tokens.to(device), positions.to(device), window, logits_at.to(device))
@@ -356,12 +359,11 @@ def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser]
     lengths = [st.seq_len() for st in states]
     S = max(lengths)
     tokens = torch.full((len(states), S), states[0].tok.mask_id, dtype=torch.long)
-    n = max(st.block_hi - st.block_lo for st in states)
-    logits_at = torch.zeros(len(states), n, dtype=torch.long)
+    rows = [st.logit_rows() for st in states]
+    logits_at = torch.zeros(len(states), max(map(len, rows)), dtype=torch.long)
     for i, st in enumerate(states):
         tokens[i, :lengths[i]] = torch.tensor(st.sequence())
-        first, count = st.logit_rows()
-        logits_at[i, :count] = torch.arange(first, first + count)
+        logits_at[i, :len(rows[i])] = torch.tensor(rows[i])
     window = CacheWindow(cache, slice(first_row, first_row + len(states)), S, start=0,
                          kv_len=key_lengths(lengths, device))
     positions = torch.arange(S, device=device).expand(len(states), S)
@@ -375,7 +377,8 @@ def key_lengths(lengths: list[int], device) -> Tensor | None:
 
 
 def apply(states: list[Denoiser], logits: Tensor, full: bool) -> None:
-    """Hand each state its rows of one forward's logits [B, n, V]."""
+    """Hand each state its rows of one forward's logits [B, n, V] (one per masked position, padded)."""
     for i, st in enumerate(states):
+        count = len(st.span.masked(st.block_lo, st.block_hi))
         st.passed(full)
-        st.advance(logits[i, :st.block_hi - st.block_lo])
+        st.advance(logits[i, :count])
