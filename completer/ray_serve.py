@@ -13,6 +13,7 @@ names) or with Ray's own CLI: `serve run completer.ray_serve:build model=PATH ma
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass, fields, replace
 
 import ray
+import torch
 from ray import serve
 from ray.serve import Application
 
@@ -39,7 +41,7 @@ class ReplicaOptions:
     max_replicas: int = 1
     target_queue: float = 8.0      # requests queued or in flight per replica that the autoscaler aims at
     max_queue: int = 32            # a replica takes no more than this many at once; Ray queues the rest
-    cpus_per_replica: float = 1.0
+    cpus_per_replica: float = 1.0  # also the replica's torch threads
     gpus_per_replica: float = 0.0
     upscale_delay_s: float = 10.0
     downscale_delay_s: float = 300.0
@@ -62,9 +64,10 @@ class ReplicaOptions:
 class CompletionReplica:
     """One replica: the HTTP API around its own scheduler (built on the replica, never pickled)."""
 
-    def __init__(self, model: str | None, api_key: str | None) -> None:
+    def __init__(self, model: str | None, api_key: str | None, threads: int) -> None:
         self.model = model
         self.api_key = api_key
+        torch.set_num_threads(threads)  # the CPUs Ray reserved for this replica, no more: replicas share nodes
 
     def __serve_build_asgi_app__(self):
         return create_app(lambda: Scheduler.load(self.model), api_key=self.api_key)
@@ -85,7 +88,7 @@ def application(options: ReplicaOptions) -> Application:
         },
         ray_actor_options={"num_cpus": options.cpus_per_replica, "num_gpus": options.gpus_per_replica},
     )
-    return deployment.bind(options.model, options.api_key)
+    return deployment.bind(options.model, options.api_key, max(1, math.floor(options.cpus_per_replica)))
 
 
 def build(args: dict[str, str]) -> Application:
