@@ -25,6 +25,7 @@ import torch
 from ray import serve
 from ray.serve import Application
 
+from completer.errors import CompleterError
 from completer.http import check_exposure, create_app
 from completer.scheduler import Scheduler
 
@@ -99,22 +100,35 @@ def build(args: dict[str, str]) -> Application:
     return application(options)
 
 
+def connect() -> None:
+    """Join the Ray cluster `RAY_ADDRESS` names, or start a local Ray instance."""
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    try:
+        ray.init(address=address, log_to_driver=False)
+    except (ConnectionError, RuntimeError) as error:
+        raise CompleterError(f"cannot join the Ray cluster at {address} ({error}); a cluster that uses "
+                             "token authentication also needs RAY_AUTH_MODE=token and its token") from None
+
+
 def deploy(host: str, port: int, options: ReplicaOptions) -> None:
-    """Deploy on the Ray cluster `RAY_ADDRESS` names (or start a local one); returns once replicas are ready."""
+    """Deploy the application on the cluster; returns once its replicas are ready."""
     check_exposure(host, options.api_key)
-    if not ray.is_initialized():
-        ray.init(address=os.environ.get("RAY_ADDRESS"), log_to_driver=False)
+    connect()
     serve.start(http_options={"host": host, "port": port})
     serve.run(application(options), name=APP_NAME, route_prefix="/")
 
 
 def run(host: str, port: int, options: ReplicaOptions) -> None:
-    """`completer serve --ray`: deploy, then serve until interrupted."""
-    api_key = options.api_key or os.environ.get("COMPLETER_API_KEY") or None
-    deploy(host, port, replace(options, api_key=api_key))
-    print(f"completer: serving on http://{host}:{port}/v1 with Ray Serve (Ctrl-C stops)", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a supervisor's stop cleans up as Ctrl-C does
+    """`completer serve --ray`: deploy, then serve until Ctrl-C or SIGTERM, which take the application down."""
+    options = replace(options, api_key=options.api_key or os.environ.get("COMPLETER_API_KEY") or None)
+    check_exposure(host, options.api_key)  # before Ray starts
+    connect()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # after ray.init, which installs its own handler
     try:
+        deploy(host, port, options)
+        print(f"completer: serving on http://{host}:{port}/v1 with Ray Serve (Ctrl-C stops)", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -14,7 +14,9 @@ import httpx
 import pytest
 
 ray = pytest.importorskip("ray")
+import yaml  # noqa: E402  (Ray's own dependency)
 from ray import serve  # noqa: E402
+from ray.serve.schema import ServeDeploySchema  # noqa: E402
 
 from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa: E402
 from completer.sampler import DenoiseSettings  # noqa: E402
@@ -22,6 +24,7 @@ from completer.scheduler import Scheduler  # noqa: E402
 from evals.bench_serving import free_port, running_server  # noqa: E402
 from tests.helpers import make_tiny_checkpoint  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"
 KEY = {"Authorization": "Bearer secret"}
 # Replicas report their queues every second (Ray's default is 10 s), so a scale-up shows within the test.
@@ -128,6 +131,15 @@ def test_the_ray_builder_takes_string_arguments_and_rejects_unknown_ones():
         ReplicaOptions(model="m", max_replicas=4, target_queue=2.0)
     with pytest.raises(ValueError, match="unknown option.*replicas"):
         build({"replicas": "4"})
+
+
+def test_the_example_cluster_config_is_a_valid_serve_config_for_the_builder():
+    config = yaml.safe_load((ROOT / "examples" / "ray_serve.yaml").read_text())
+    ServeDeploySchema.model_validate(config)
+    (app,) = config["applications"]
+    assert app["import_path"] == "completer.ray_serve:build"
+    options = ReplicaOptions.from_args(app["args"])  # `serve deploy` passes the YAML's typed values
+    assert options.gpus_per_replica == 1.0 and options.max_replicas == 8
 
 
 def test_serving_on_the_network_without_a_key_is_refused_before_ray_starts():
