@@ -197,28 +197,20 @@ class Denoiser:
         self.stale_from = self.block_lo
 
     # -- choosing what to commit ---------------------------------------------------------------
-    def choose(self, logits: Tensor) -> tuple[Tensor, Tensor]:
-        """Token and confidence for every row of logits."""
-        logits[:, self.tok.mask_id] = -math.inf
-        if self.banned is not None:
-            logits[:, self.banned] = -math.inf
-        if self.s.temperature > 0:
-            probs = torch.softmax(logits / self.s.temperature, dim=-1)
-            token = torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(logits.device)
-            return token, probs.gather(1, token[:, None]).squeeze(1)
-        token, prob, _, _ = kernels.confidence(logits)
-        return token, prob
+    def sample(self, logits: Tensor) -> tuple[list[int], list[float]]:
+        """Sampled token and its probability for every row of logits (temperature > 0; greedy rows
+        are picked for the whole batch at once in `apply`)."""
+        probs = torch.softmax(logits / self.s.temperature, dim=-1)
+        token = torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(logits.device)
+        return token.tolist(), probs.gather(1, token[:, None]).squeeze(1).tolist()
 
-    def commit(self, positions: list[int], token: Tensor, conf: Tensor, passes_left: int) -> None:
+    def commit(self, positions: list[int], token: list[int], conf: list[float], passes_left: int) -> None:
         span = self.span
+        by_confidence = sorted(range(len(conf)), key=lambda i: -conf[i])  # ties: the leftmost first
         if self.s.threshold is not None:
-            picked = [i for i, c in enumerate(conf.tolist()) if c >= self.s.threshold]
-            if not picked:
-                picked = [int(conf.argmax())]
+            picked = [i for i, c in enumerate(conf) if c >= self.s.threshold] or by_confidence[:1]
         else:
-            k = math.ceil(len(positions) / max(passes_left, 1))
-            picked = conf.topk(min(k, len(positions))).indices.tolist()
-        token = token.tolist()
+            picked = by_confidence[:math.ceil(len(positions) / max(passes_left, 1))]
         for i in picked:
             span.ids[positions[i]] = token[i]
             span.done[positions[i]] = True
@@ -271,11 +263,11 @@ class Denoiser:
         return self.tok.decode([t for t, d in zip(span.ids, span.done) if d and t not in self.tok.end_ids])
 
     # -- one pass ------------------------------------------------------------------------------
-    def advance(self, logits: Tensor) -> None:
-        """Apply one pass's logits [masked positions, V] (`logit_rows`), then move on if the block is done."""
+    def advance(self, token: list[int], conf: list[float]) -> None:
+        """Apply one pass's pick (token, confidence) per masked position of the active block, in
+        `logit_rows` order, then move on if the block is done."""
         span, lo, hi = self.span, self.block_lo, self.block_hi
         positions = span.masked(lo, hi)
-        token, conf = self.choose(logits)
         self.commit(positions, token, conf, (self.s.steps or 1) - self.passes)
         self.passes += 1
         end = self.settle_end()
@@ -377,8 +369,24 @@ def key_lengths(lengths: list[int], device) -> Tensor | None:
 
 
 def apply(states: list[Denoiser], logits: Tensor, full: bool) -> None:
-    """Hand each state its rows of one forward's logits [B, n, V] (one per masked position, padded)."""
+    """Hand each state its picks from one forward's logits [B, n, V] (a row per masked position, padded).
+
+    Greedy states are picked in one confidence call and one host transfer for the whole batch.
+    """
+    logits[..., states[0].tok.mask_id] = -math.inf  # never predict a mask
+    for i, st in enumerate(states):
+        if st.banned is not None:
+            logits[i, :, st.banned] = -math.inf
+    greedy = [i for i, st in enumerate(states) if st.s.temperature == 0]
+    picks = {}
+    if greedy:
+        chosen = logits if len(greedy) == len(states) else logits[greedy]
+        token, prob, _, _ = kernels.confidence(chosen.flatten(0, 1))
+        n = logits.shape[1]
+        tokens, probs = token.view(-1, n).tolist(), prob.view(-1, n).tolist()
+        picks = {i: (tokens[k], probs[k]) for k, i in enumerate(greedy)}
     for i, st in enumerate(states):
         count = len(st.span.masked(st.block_lo, st.block_hi))
         st.passed(full)
-        st.advance(logits[i, :count])
+        token, conf = picks[i] if i in picks else st.sample(logits[i, :count])
+        st.advance(token[:count], conf[:count])
