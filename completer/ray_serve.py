@@ -36,8 +36,9 @@ APP_NAME = "completer"
 class ReplicaOptions:
     """How the deployment scales; the defaults suit one CPU machine, raise them on a cluster."""
 
-    model: str | None = None       # checkpoint folder, hub id or URL; None: the bundled model
-    api_key: str | None = None     # every route but /health then needs `Authorization: Bearer KEY`
+    model: str | None = None       # checkpoint folder or hub id; None: the bundled model
+    api_key: str | None = None     # every route but /health then needs `Authorization: Bearer KEY`;
+                                   # None: COMPLETER_API_KEY from the environment, if set
     min_replicas: int = 1
     max_replicas: int = 1
     target_queue: float = 8.0      # requests queued or in flight per replica that the autoscaler aims at
@@ -59,6 +60,9 @@ class ReplicaOptions:
             default = known[name].default
             converted[name] = value if default is None or isinstance(value, type(default)) else type(default)(value)
         return cls(**converted)
+
+    def with_key_from_environment(self) -> ReplicaOptions:
+        return replace(self, api_key=self.api_key or os.environ.get("COMPLETER_API_KEY") or None)
 
 
 @serve.ingress()
@@ -94,10 +98,7 @@ def application(options: ReplicaOptions) -> Application:
 
 def build(args: dict[str, str]) -> Application:
     """The application builder Ray's `serve run` and `serve deploy` call with `key=value` arguments."""
-    options = ReplicaOptions.from_args(args)
-    if options.api_key is None and os.environ.get("COMPLETER_API_KEY"):
-        options = replace(options, api_key=os.environ["COMPLETER_API_KEY"])
-    return application(options)
+    return application(ReplicaOptions.from_args(args).with_key_from_environment())
 
 
 def connect() -> None:
@@ -122,7 +123,7 @@ def deploy(host: str, port: int, options: ReplicaOptions) -> None:
 
 def run(host: str, port: int, options: ReplicaOptions) -> None:
     """`completer serve --ray`: deploy, then serve until Ctrl-C or SIGTERM, which take the application down."""
-    options = replace(options, api_key=options.api_key or os.environ.get("COMPLETER_API_KEY") or None)
+    options = options.with_key_from_environment()
     check_exposure(host, options.api_key)  # before Ray starts
     connect()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # after ray.init, which installs its own handler

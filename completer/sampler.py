@@ -38,7 +38,7 @@ SPANS = ("free", "line", "block")
 # The effort knob, the one owner of decoding defaults: how the passes are scheduled at each level.
 # Measured on HumanEval single-line (README, "Effort"): with the bundled model pass@1 is the same at
 # every threshold from 0.5 to 0.99, while passes per task fall from 22.6 (0.99) and 22.1 (0.9) to
-# 8.3 (0.5). Medium keeps Fast-dLLM's 0.9, the threshold at which published dLLMs keep their quality;
+# 8.3 (0.5). Medium keeps Fast-dLLM's default 0.9 (its authors report LLaDA and Dream keep their accuracy);
 # low takes the measured 2.7x fewer passes; high commits only what the model is all but sure of.
 EFFORTS = {
     "low": dict(threshold=0.5, steps=None),
