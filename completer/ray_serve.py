@@ -25,7 +25,7 @@ import torch
 from ray import serve
 from ray.serve import Application
 
-from completer.errors import CompleterError
+from completer.errors import BadInput, CompleterError
 from completer.http import check_exposure, create_app
 from completer.scheduler import Scheduler
 
@@ -48,17 +48,32 @@ class ReplicaOptions:
     upscale_delay_s: float = 10.0
     downscale_delay_s: float = 300.0
 
+    def __post_init__(self) -> None:
+        """Refuse what Ray would refuse later with a traceback, before any Ray process starts."""
+        if not 0 <= self.min_replicas <= self.max_replicas or self.max_replicas < 1:
+            raise BadInput(f"replicas: need 0 <= min <= max and max >= 1 (got min {self.min_replicas}, "
+                           f"max {self.max_replicas})")
+        if self.target_queue <= 0 or self.max_queue < 1:
+            raise BadInput(f"the target queue must be positive and the most a replica takes at least 1 "
+                           f"(got {self.target_queue} and {self.max_queue})")
+        if self.cpus_per_replica < 0 or self.gpus_per_replica < 0:
+            raise BadInput(f"CPUs and GPUs per replica cannot be negative (got {self.cpus_per_replica}, "
+                           f"{self.gpus_per_replica})")
+
     @classmethod
     def from_args(cls, args: dict[str, str]) -> ReplicaOptions:
         """`serve run completer.ray_serve:build key=value ...` passes strings: convert by each field's default."""
         known = {field.name: field for field in fields(cls)}
         unknown = sorted(set(args) - set(known))
         if unknown:
-            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            raise BadInput(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}")
         converted = {}
         for name, value in args.items():
             default = known[name].default
-            converted[name] = value if default is None or isinstance(value, type(default)) else type(default)(value)
+            try:
+                converted[name] = value if default is None or isinstance(value, type(default)) else type(default)(value)
+            except ValueError:
+                raise BadInput(f"{name} must be a number (got {value!r})") from None
         return cls(**converted)
 
     def with_key_from_environment(self) -> ReplicaOptions:

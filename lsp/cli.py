@@ -116,7 +116,8 @@ def add_serve_parser(sub) -> None:
     mode.add_argument("--http", metavar="HOST:PORT", help="OpenAI-style HTTP API")
     mode.add_argument("--ray", metavar="HOST:PORT",
                       help="the HTTP API on Ray Serve: autoscaled replicas on the cluster RAY_ADDRESS names, or a local one")
-    p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
+    p.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model); "
+                                   "--stdio/--tcp also take an http(s)://HOST/v1 endpoint")
     p.add_argument("--api-key", help="HTTP, Ray: require this bearer token (or set COMPLETER_API_KEY)")
     # Unset options keep completer.ray_serve.ReplicaOptions' defaults (one owner).
     ray = p.add_argument_group("Ray Serve (--ray); defaults: 1 replica of 1 CPU, a target queue of 8",

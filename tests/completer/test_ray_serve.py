@@ -18,6 +18,7 @@ import yaml  # noqa: E402  (Ray's own dependency)
 from ray import serve  # noqa: E402
 from ray.serve.schema import ServeDeploySchema  # noqa: E402
 
+from completer.errors import BadInput  # noqa: E402
 from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa: E402
 from completer.sampler import DenoiseSettings  # noqa: E402
 from completer.scheduler import Scheduler  # noqa: E402
@@ -126,11 +127,15 @@ def test_a_queue_above_the_target_adds_a_replica(cluster):
             thread.join()
 
 
-def test_the_ray_builder_takes_string_arguments_and_rejects_unknown_ones():
+def test_the_ray_builder_takes_string_arguments_and_rejects_unknown_or_bad_ones():
     assert ReplicaOptions.from_args({"max_replicas": "4", "target_queue": "2", "model": "m"}) == \
         ReplicaOptions(model="m", max_replicas=4, target_queue=2.0)
-    with pytest.raises(ValueError, match="unknown option.*replicas"):
+    with pytest.raises(BadInput, match="unknown option.*replicas"):
         build({"replicas": "4"})
+    with pytest.raises(BadInput, match="max_replicas must be a number"):
+        build({"max_replicas": "many"})
+    with pytest.raises(BadInput, match="min <= max"):
+        ReplicaOptions(min_replicas=3, max_replicas=2)
 
 
 def test_the_example_cluster_config_is_a_valid_serve_config_for_the_builder():
@@ -142,8 +147,12 @@ def test_the_example_cluster_config_is_a_valid_serve_config_for_the_builder():
     assert options.gpus_per_replica == 1.0 and options.max_replicas == 8
 
 
-def test_serving_on_the_network_without_a_key_is_refused_before_ray_starts():
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--ray", "0.0.0.0:8000"], "without an API key"),
+    (["--ray", "127.0.0.1:8000", "--max-replicas", "0"], "max >= 1"),
+], ids=["network-without-key", "no-replicas"])
+def test_a_bad_ray_deployment_is_one_clear_line_before_ray_starts(arguments, message):
     env = {key: value for key, value in os.environ.items() if key != "COMPLETER_API_KEY"}
-    result = subprocess.run([sys.executable, "-m", "completer", "serve", "--ray", "0.0.0.0:8000"],
+    result = subprocess.run([sys.executable, "-m", "completer", "serve", *arguments],
                             capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 2 and "without an API key" in result.stderr
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
