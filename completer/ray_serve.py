@@ -129,9 +129,7 @@ def connect() -> None:
 
 
 def deploy(host: str, port: int, options: ReplicaOptions) -> None:
-    """Deploy the application on the cluster; returns once its replicas are ready."""
-    check_exposure(host, options.api_key)
-    connect()
+    """Deploy the application on the connected cluster; returns once its replicas are ready."""
     serve.start(http_options={"host": host, "port": port})
     serve.run(application(options), name=APP_NAME, route_prefix="/")
 

@@ -206,11 +206,11 @@ class Denoiser:
 
     def commit(self, positions: list[int], token: list[int], conf: list[float], passes_left: int) -> None:
         span = self.span
-        by_confidence = sorted(range(len(conf)), key=lambda i: -conf[i])  # ties: the leftmost first
         if self.s.threshold is not None:
-            picked = [i for i, c in enumerate(conf) if c >= self.s.threshold] or by_confidence[:1]
-        else:
-            picked = by_confidence[:math.ceil(len(positions) / max(passes_left, 1))]
+            picked = [i for i, c in enumerate(conf) if c >= self.s.threshold] or [conf.index(max(conf))]
+        else:  # the most confident, ties to the leftmost
+            k = math.ceil(len(positions) / max(passes_left, 1))
+            picked = sorted(range(len(conf)), key=lambda i: -conf[i])[:k]
         for i in picked:
             span.ids[positions[i]] = token[i]
             span.done[positions[i]] = True
@@ -343,7 +343,7 @@ def block_forward(model: Transformer, cache: ContextCache, states: list[Denoiser
     lengths = [st.seq_len() for st in states]
     window = CacheWindow(cache, slice(0, len(states)), max(lengths), write=write.to(device), kv_len=key_lengths(lengths, device))
     logits = model.forward_windows(tokens.to(device), positions.to(device), window, logits_at.to(device))
-    apply(states, logits, full=False)
+    apply(states, logits, [len(r) for r in rows], full=False)
 
 
 def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser], first_row: int) -> None:
@@ -360,7 +360,7 @@ def full_forward(model: Transformer, cache: ContextCache, states: list[Denoiser]
                          kv_len=key_lengths(lengths, device))
     positions = torch.arange(S, device=device).expand(len(states), S)
     logits = model.forward_windows(tokens.to(device), positions, window, logits_at.to(device))
-    apply(states, logits, full=True)
+    apply(states, logits, [len(r) for r in rows], full=True)
 
 
 def key_lengths(lengths: list[int], device) -> Tensor | None:
@@ -368,8 +368,9 @@ def key_lengths(lengths: list[int], device) -> Tensor | None:
     return None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
 
 
-def apply(states: list[Denoiser], logits: Tensor, full: bool) -> None:
-    """Hand each state its picks from one forward's logits [B, n, V] (a row per masked position, padded).
+def apply(states: list[Denoiser], logits: Tensor, counts: list[int], full: bool) -> None:
+    """Hand each state its picks from one forward's logits [B, n, V]: its first counts[i] rows, one
+    per masked position (`logit_rows`), the rest padding.
 
     Greedy states are picked in one confidence call and one host transfer for the whole batch.
     """
@@ -385,8 +386,7 @@ def apply(states: list[Denoiser], logits: Tensor, full: bool) -> None:
         n = logits.shape[1]
         tokens, probs = token.view(-1, n).tolist(), prob.view(-1, n).tolist()
         picks = {i: (tokens[k], probs[k]) for k, i in enumerate(greedy)}
-    for i, st in enumerate(states):
-        count = len(st.span.masked(st.block_lo, st.block_hi))
+    for i, (st, count) in enumerate(zip(states, counts)):
         st.passed(full)
         token, conf = picks[i] if i in picks else st.sample(logits[i, :count])
         st.advance(token[:count], conf[:count])

@@ -14,8 +14,6 @@ from pathlib import Path
 from completer.errors import BadInput
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
 
-RAY_OPTIONS = ("min_replicas", "max_replicas", "target_queue", "cpus_per_replica", "gpus_per_replica")
-
 
 def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
     """The file's text left and right of a 1-based line/column cursor."""
@@ -75,10 +73,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host, port = parse_host_port(args.http)
         serve_http(host, port, args.model, args.api_key)
     elif args.ray:
+        from dataclasses import fields
+
         from completer.ray_serve import ReplicaOptions, run
         host, port = parse_host_port(args.ray)
-        given = {name: value for name, value in vars(args).items() if name in RAY_OPTIONS}
-        run(host, port, ReplicaOptions(model=args.model, api_key=args.api_key, **given))
+        names = {field.name for field in fields(ReplicaOptions)}  # options left unset keep its defaults
+        run(host, port, ReplicaOptions(**{name: value for name, value in vars(args).items() if name in names}))
     else:
         from lsp.server import serve as serve_lsp
         host, port = parse_host_port(args.tcp) if args.tcp else (None, None)
@@ -119,7 +119,7 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model); "
                                    "--stdio/--tcp also take an http(s)://HOST/v1 endpoint")
     p.add_argument("--api-key", help="HTTP, Ray: require this bearer token (or set COMPLETER_API_KEY)")
-    # Unset options keep completer.ray_serve.ReplicaOptions' defaults (one owner).
+    # Unset options are absent, so completer.ray_serve.ReplicaOptions' defaults hold (one owner).
     ray = p.add_argument_group("Ray Serve (--ray); defaults: 1 replica of 1 CPU, a target queue of 8",
                                argument_default=argparse.SUPPRESS)
     ray.add_argument("--min-replicas", type=int)

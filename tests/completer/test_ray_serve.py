@@ -23,6 +23,7 @@ from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa:
 from completer.sampler import DenoiseSettings  # noqa: E402
 from completer.scheduler import Scheduler  # noqa: E402
 from evals.bench_serving import free_port, running_server  # noqa: E402
+from tests.completer.test_http import assert_openai_error, sse_data  # noqa: E402
 from tests.helpers import make_tiny_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +92,7 @@ def test_a_replica_streams_drafts_then_the_final_text_on_the_fim_route(cluster):
     body = {"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 8, "stream": True}
     with httpx.stream("POST", f"{cluster}/v1/fim/completions", json=body, headers=KEY, timeout=120) as response:
         assert response.status_code == 200
-        events = [line.removeprefix("data: ") for line in response.iter_lines() if line.startswith("data: ")]
+        events = sse_data(response)
     assert events[-1] == "[DONE]"
     chunks = [json.loads(event) for event in events[:-1]]
     assert all(chunk["draft"] for chunk in chunks[:-1]) and chunks[-1]["draft"] is False
@@ -99,8 +100,8 @@ def test_a_replica_streams_drafts_then_the_final_text_on_the_fim_route(cluster):
 
 
 def test_replicas_keep_the_api_key_and_the_open_health_route(cluster):
-    refused = httpx.post(f"{cluster}/v1/completions", json={"prompt": PROMPT}, timeout=60)
-    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_api_key"
+    assert_openai_error(httpx.post(f"{cluster}/v1/completions", json={"prompt": PROMPT}, timeout=60),
+                        401, "invalid_api_key")
     assert httpx.get(f"{cluster}/health", timeout=60).json()["status"] == "ok"
 
 
