@@ -39,6 +39,7 @@ class Generation:
     latency_ms: float
     forward_passes: int
     tokens_per_forward: float | None  # None for systems without a model
+    useful_tokens_per_forward: float | None  # tokens of the infill per pass (end tokens not counted)
 
 
 Generate = Callable[[Task, int], Callable[[], Generation]]  # (task, sample index) -> wait for its generation
@@ -84,7 +85,7 @@ def select_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
 
 
 def reference_system(pick: Callable[[Task], str]) -> Generate:
-    return lambda task, sample: lambda: Generation(task, pick(task), 0.0, 0, None)
+    return lambda task, sample: lambda: Generation(task, pick(task), 0.0, 0, None, None)
 
 
 def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
@@ -106,8 +107,9 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
             latency_ms = (time.perf_counter() - start) * 1000
             edit = suggestion.edit
             scored, text = accepted(task, edit.text if edit else "", edit.replace if edit else 0)
-            return Generation(scored, text, latency_ms, suggestion.stats["forward_passes"],
-                              suggestion.stats.get("tokens_per_forward"))
+            stats = suggestion.stats
+            return Generation(scored, text, latency_ms, stats["forward_passes"], stats.get("tokens_per_forward"),
+                              stats.get("useful_tokens_per_forward"))
 
         return result
 
@@ -157,6 +159,7 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
                 "task_id": task.task_id, "sample": sample, "completion": generation.text,
                 "passed": outcome.passed, "result": outcome.result, "latency_ms": round(generation.latency_ms, 1),
                 "forward_passes": generation.forward_passes, "tokens_per_forward": generation.tokens_per_forward,
+                "useful_tokens_per_forward": generation.useful_tokens_per_forward,
             })
     if args.out is not None:
         args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
@@ -184,6 +187,8 @@ def summary_table(benchmark: str, system: str, records: list[dict], samples: int
     row["median latency"] = f"{statistics.median(r['latency_ms'] for r in records):.1f} ms"
     row["passes/task"] = f"{statistics.mean(r['forward_passes'] for r in records):.2f}" if speeds else "-"
     row["tokens/forward"] = f"{statistics.mean(speeds):.2f}" if speeds else "-"
+    useful = [r["useful_tokens_per_forward"] for r in records if r.get("useful_tokens_per_forward") is not None]
+    row["useful tokens/forward"] = f"{statistics.mean(useful):.2f}" if useful else "-"
     widths = [max(len(name), len(value)) for name, value in row.items()]
     header = "  ".join(name.ljust(width) for name, width in zip(row, widths))
     values = "  ".join(value.ljust(width) for value, width in zip(row.values(), widths))

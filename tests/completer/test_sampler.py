@@ -78,6 +78,23 @@ def test_threshold_commits_at_least_one_when_nothing_is_confident(engine):
     assert stats.forward_passes == len(ids) + 1  # one commit per pass, the end token last
 
 
+def test_an_empty_span_costs_one_pass_even_when_nothing_is_confident(engine):
+    tok = engine.tokenizer
+    script = [(tok.end_id, 1.0)] * 32  # every position guesses "end", none confidently
+    out, stats, _ = run(engine, script, threshold=0.9, max_tokens=32)
+    assert out == [] and stats.forward_passes == 1
+    assert stats.useful_tokens_per_forward == 0 and stats.tokens_per_forward == 32
+
+
+def test_an_ending_span_commits_its_end_tokens_in_one_pass(engine):
+    ids = word_ids(engine.tokenizer, " x + 1")
+    script = [(t, 1.0) for t in ids] + [(engine.tokenizer.end_id, 1.0)] * (32 - len(ids))
+    out, stats, _ = run(engine, script, threshold=0.9, max_tokens=32)
+    assert out == ids
+    assert stats.forward_passes == len(ids) + 1  # the ends together, then the tokens one per pass
+    assert stats.useful_tokens_per_forward == pytest.approx(len(ids) / (len(ids) + 1))
+
+
 def test_a_lower_effort_never_takes_more_passes_than_a_higher_one(engine):
     ids = word_ids(engine.tokenizer, " x * x - 2 * x + 1 if x else 0")
     # Probabilities from ~0.3 to ~0.999 over a 400-token vocabulary: each level commits a different share per pass.
