@@ -402,9 +402,9 @@ def check_exposure(host: str, api_key: str | None) -> None:
         )
 
 
-def serve(host: str, port: int, model: str | None, api_key: str | None) -> None:
-    """Runs the API until interrupted."""
+def serve(host: str, port: int, model: str | None, api_key: str | None, threads: int | None = None) -> None:
+    """Runs the API until interrupted; ``threads``: torch threads on CPU (None: the engine's default)."""
     api_key = api_key or os.environ.get("COMPLETER_API_KEY") or None
     check_exposure(host, api_key)
-    app = create_app(lambda: Scheduler.load(model), api_key=api_key)
+    app = create_app(lambda: Scheduler.load(model, threads=threads), api_key=api_key)
     uvicorn.run(app, host=host, port=port)

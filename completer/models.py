@@ -30,12 +30,13 @@ class Model(Protocol):
     def close(self) -> None: ...
 
 
-def open_model(model: str | None = None, device: str | None = None) -> Model:
-    """A checkpoint folder or hub id (None: the bundled model), or an http(s)://.../v1 endpoint."""
+def open_model(model: str | None = None, device: str | None = None, threads: int | None = None) -> Model:
+    """A checkpoint folder or hub id (None: the bundled model), or an http(s)://.../v1 endpoint;
+    ``threads``: a local model's torch threads on CPU (None: the engine's default)."""
     if is_remote(model):
         from .remote import RemoteModel  # httpx only for a remote model: the GPU image has none
         return RemoteModel(model)
-    return Scheduler.load(model, device)
+    return Scheduler.load(model, device, threads=threads)
 
 
 def is_remote(model: str | None) -> bool:

@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, fields, replace
 
 import ray
-import torch
 from ray import serve
 from ray.serve import Application
 
@@ -85,12 +84,11 @@ class CompletionReplica:
     """One replica: the HTTP API around its own scheduler (built on the replica, never pickled)."""
 
     def __init__(self, model: str | None, api_key: str | None, threads: int) -> None:
-        self.model = model
-        self.api_key = api_key
-        torch.set_num_threads(threads)  # the CPUs Ray reserved for this replica, no more: replicas share nodes
+        self.model, self.api_key = model, api_key
+        self.threads = threads  # the CPUs Ray reserved for this replica, no more: replicas share nodes
 
     def __serve_build_asgi_app__(self):
-        return create_app(lambda: Scheduler.load(self.model), api_key=self.api_key)
+        return create_app(lambda: Scheduler.load(self.model, threads=self.threads), api_key=self.api_key)
 
 
 def application(options: ReplicaOptions) -> Application:

@@ -147,8 +147,9 @@ class Scheduler:
         self.worker.start()
 
     @classmethod
-    def load(cls, model: str | None = None, device: str | None = None, capacity: int = DEFAULT_CAPACITY) -> "Scheduler":
-        return cls(Engine.load(model, device), capacity)
+    def load(cls, model: str | None = None, device: str | None = None, capacity: int = DEFAULT_CAPACITY,
+             threads: int | None = None) -> "Scheduler":
+        return cls(Engine.load(model, device, threads), capacity)
 
     @property
     def name(self) -> str:

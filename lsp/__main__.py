@@ -12,14 +12,15 @@ def main() -> None:
     transport.add_argument("--tcp", metavar="HOST:PORT", help="listen for one client on HOST:PORT")
     parser.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model)")
     parser.add_argument("--log-file", help="also write the server log to this file")
+    parser.add_argument("--threads", type=int, help="torch threads on CPU (default: the engine's)")
     args = parser.parse_args()
     if args.stdio:
-        serve("stdio", model=args.model, log_file=args.log_file)
+        serve("stdio", model=args.model, log_file=args.log_file, threads=args.threads)
         return
     host, _, port = args.tcp.rpartition(":")
     if not host or not port.isdigit():
         parser.error(f"--tcp wants HOST:PORT, got {args.tcp!r}")
-    serve("tcp", host=host, port=int(port), model=args.model, log_file=args.log_file)
+    serve("tcp", host=host, port=int(port), model=args.model, log_file=args.log_file, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ answers get superseded as they would in an editor. The session asks for drafts,
 as the editor plugins do, and reports time to first draft beside time to the
 final item for the requests that had one.
 
-    python -m lsp.bench_typing --model PATH [--lines 40] [--keystroke-ms 80]
+    python -m lsp.bench_typing --model PATH [--lines 40] [--keystroke-ms 80] [--threads N]
 """
 
 import argparse
@@ -38,7 +38,7 @@ def is_pause(typed: str, next_char: str) -> bool:
     return typed == "\n" or (is_word_char(typed) and not is_word_char(next_char))
 
 
-async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int) -> None:
+async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None) -> None:
     source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
     client = LanguageClient("bench-typing", "0.1.0")
     loaded = asyncio.Event()
@@ -56,6 +56,7 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
         first_draft.setdefault((params.version, params.position.line, params.position.character), time.perf_counter())
 
     command = [sys.executable, "-m", "lsp", "--stdio"] + (["--model", model] if model else [])
+    command += ["--threads", str(threads)] if threads else []
     await client.start_io(*command)
     capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
     await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens, "drafts": True}))
@@ -132,8 +133,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=40, help="how many lines of textwrap.py to type")
     parser.add_argument("--keystroke-ms", type=float, default=80.0, help="delay between keystrokes")
     parser.add_argument("--max-tokens", type=int, default=32, help="completer.maxTokens for the session")
+    parser.add_argument("--threads", type=int, help="the server's torch threads (default: its own default)")
     args = parser.parse_args()
-    asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens))
+    asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens, args.threads))
 
 
 if __name__ == "__main__":

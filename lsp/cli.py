@@ -71,7 +71,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.http:
         from completer.http import serve as serve_http
         host, port = parse_host_port(args.http)
-        serve_http(host, port, args.model, args.api_key)
+        serve_http(host, port, args.model, args.api_key, args.threads)
     elif args.ray:
         from dataclasses import fields
 
@@ -82,7 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         from lsp.server import serve as serve_lsp
         host, port = parse_host_port(args.tcp) if args.tcp else (None, None)
-        serve_lsp("tcp" if args.tcp else "stdio", host, port, model=args.model, log_file=args.log_file)
+        serve_lsp("tcp" if args.tcp else "stdio", host, port, model=args.model, log_file=args.log_file, threads=args.threads)
     return 0
 
 
@@ -119,6 +119,8 @@ def add_serve_parser(sub) -> None:
     p.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model); "
                                    "--stdio/--tcp also take an http(s)://HOST/v1 endpoint")
     p.add_argument("--api-key", help="HTTP, Ray: require this bearer token (or set COMPLETER_API_KEY)")
+    p.add_argument("--threads", type=int, help="stdio, TCP, HTTP: torch threads on CPU (default: the cores this "
+                                              "process may use, less one for the editor above 2; Ray: --cpus-per-replica)")
     # Unset options are absent, so completer.ray_serve.ReplicaOptions' defaults hold (one owner).
     ray = p.add_argument_group("Ray Serve (--ray); defaults: 1 replica of 1 CPU, a target queue of 8",
                                argument_default=argparse.SUPPRESS)

@@ -54,7 +54,7 @@ class CompleterServer(LanguageServer):
         self.log(logging.ERROR, f"could not handle a message ({source.__name__}): {error!r}; still serving")
 
     def apply_settings(self, options: Any) -> bool:
-        """Apply the `completer` settings; returns True when the model changed."""
+        """Apply the `completer` settings; returns True when the model must be loaded again (model or threads changed)."""
         if isinstance(options, dict) and isinstance(options.get("completer"), dict):
             options = options["completer"]
         if not isinstance(options, dict):
@@ -65,7 +65,8 @@ class CompleterServer(LanguageServer):
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"completer: {error}"))
             self.log(logging.ERROR, f"settings not applied: {error}")
             return False
-        changed = settings.model != self.completer.settings.model
+        old = self.completer.settings
+        changed = (settings.model, settings.threads) != (old.model, old.threads)
         self.completer.settings = settings
         self.log(logging.INFO, f"settings: {settings}")
         return changed
@@ -159,7 +160,8 @@ def cursor(document: TextDocument, position: types.Position) -> tuple[int, types
     return offset, types.Position(position.line, units)
 
 
-def serve(transport: str, host: str | None = None, port: int | None = None, model: str | None = None, log_file: str | None = None) -> None:
+def serve(transport: str, host: str | None = None, port: int | None = None, model: str | None = None,
+          log_file: str | None = None, threads: int | None = None) -> None:
     """Run the server until the client exits. transport: "stdio" or "tcp" (then host and port)."""
     logging.getLogger("pygls").setLevel(logging.WARNING)
     logger.setLevel(logging.INFO)
@@ -167,7 +169,7 @@ def serve(transport: str, host: str | None = None, port: int | None = None, mode
         handler = logging.FileHandler(log_file, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
-    SERVER.completer.settings = Settings(model=model)
+    SERVER.completer.settings = Settings(model=model, threads=threads)
     if transport == "stdio":
         SERVER.start_io()
     elif transport == "tcp":

@@ -8,6 +8,7 @@ While the model works, its drafts can be passed on, post-processed like the fina
 """
 
 import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -55,7 +56,8 @@ class Completer:
         if old is not None:
             old.close()
         self.cache = LRUCache()
-        self.loading = asyncio.get_running_loop().run_in_executor(None, open_model, self.settings.model)
+        load = functools.partial(open_model, self.settings.model, threads=self.settings.threads)
+        self.loading = asyncio.get_running_loop().run_in_executor(None, load)
         self.model = await self.loading
         return self.model
 

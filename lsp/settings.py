@@ -17,6 +17,7 @@ class Settings:
     languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
+    threads: int | None = None  # torch threads of a local model on CPU; None: the engine's default
 
     def options(self) -> Options:
         return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold,
@@ -46,6 +47,8 @@ class Settings:
             if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
                 raise ValueError(f"completer.threshold must be a number in (0, 1] or null (the effort's), got {threshold!r}")
             changes["threshold"] = threshold
+        if "threads" in options:
+            changes["threads"] = None if options["threads"] is None else positive_int("threads", options["threads"])
         if "drafts" in options:
             if not isinstance(options["drafts"], bool):
                 raise ValueError(f"completer.drafts must be true or false, got {options['drafts']!r}")

@@ -72,7 +72,7 @@ def main() -> None:
     from lsp.server import serve
 
     model = ScriptedModel(script.get("rules", []))
-    lsp.service.open_model = lambda spec=None: model  # the one seam: no checkpoint to load
+    lsp.service.open_model = lambda spec=None, threads=None: model  # the one seam: no checkpoint to load
     serve("stdio")
 
 

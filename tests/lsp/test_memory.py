@@ -37,8 +37,9 @@ def test_typed_ahead_declines_when_the_user_left_the_suggestion(before: str, aft
 
 
 def test_settings_accept_editor_options_and_language_maps_or_lists():
-    settings = Settings().updated({"model": "/models/x", "maxTokens": 32, "threshold": None, "languages": {"go": False}})
-    assert (settings.model, settings.max_tokens, settings.threshold) == ("/models/x", 32, None)
+    settings = Settings().updated({"model": "/models/x", "maxTokens": 32, "threshold": None, "languages": {"go": False},
+                                   "threads": 1})
+    assert (settings.model, settings.max_tokens, settings.threshold, settings.threads) == ("/models/x", 32, None, 1)
     assert settings.enabled("python") and not settings.enabled("go")
     listed = settings.updated({"languages": ["python"]})
     assert listed.enabled("python") and not listed.enabled("rust")
@@ -51,6 +52,7 @@ def test_settings_accept_editor_options_and_language_maps_or_lists():
         ({"threshold": 2}, "threshold must be a number in (0, 1]"),
         ({"languages": "python"}, "languages must be a list"),
         ({"model": ""}, "model must be a checkpoint path"),
+        ({"threads": 0}, "threads must be a positive integer"),
     ],
 )
 def test_bad_settings_name_the_key_and_the_value(options: dict, message: str):
