@@ -58,4 +58,5 @@ def default_threads() -> int:
     """Torch threads when none are set: every usable core on a machine of 2 or fewer, one left for the
     editor above that. Measured on 2 cores (README): in process a request took 89 ms p50 on one thread
     and 63-69 ms on two; through a stdio session p50 101-109 ms on one, 88-111 ms on two."""
-    return max(1, usable_cores() - 1) if usable_cores() > 2 else usable_cores()
+    cores = usable_cores()
+    return cores - 1 if cores > 2 else cores

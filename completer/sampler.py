@@ -231,32 +231,22 @@ class Denoiser:
                 self.stats.committed_tokens += 1
             span.ids[i], span.done[i] = self.tok.end_id, True
 
-    def end_run(self, positions: list[int], token: list[int]) -> None:
-        """Commit as end the masked positions just left of the first end whose pick this pass is an end too.
+    def settle_end(self, picks: dict[int, int]) -> int | None:
+        """Position of the first committed end token, taken left over the masked positions just before
+        it whose pick this pass (``picks``: position -> token) is an end too; everything after it is end.
 
-        An uncertain model is surest of the end tokens furthest right, so committing one per pass
-        spends a pass per end token: an empty suggestion cost 13-22 passes. Those positions would
-        be ended one by one on the same prediction anyway; ending them at once makes a span that
-        is ending cost one pass.
+        An uncertain model is surest of the end tokens furthest right: committed one per pass, on the
+        same prediction, an empty suggestion cost 13-22 passes. Ending the run at once makes a span
+        that is ending cost one pass.
         """
         span, end_ids = self.span, self.tok.end_ids
         end = next((i for i, t in enumerate(span.ids) if span.done[i] and t in end_ids), None)
         if end is None:
-            return
-        picks = dict(zip(positions, token))
+            return None
         while end > 0 and not span.done[end - 1] and picks.get(end - 1) in end_ids:
             end -= 1
-            span.ids[end], span.done[end] = self.tok.end_id, True
-            self.stats.committed_tokens += 1
-
-    def settle_end(self) -> int | None:
-        """Position of the first committed end token; everything after it is end too."""
-        span = self.span
-        ends = [i for i, t in enumerate(span.ids) if span.done[i] and t in self.tok.end_ids]
-        if not ends:
-            return None
-        self.end_at(ends[0] + 1)
-        return ends[0]
+        self.end_at(end)
+        return end
 
     def dedent_cut(self) -> None:
         """For "block" spans: end the span where a decided line starts left of the first line."""
@@ -294,9 +284,8 @@ class Denoiser:
         span, lo, hi = self.span, self.block_lo, self.block_hi
         positions = span.masked(lo, hi)
         self.commit(positions, token, conf, (self.s.steps or 1) - self.passes)
-        self.end_run(positions, token)
         self.passes += 1
-        end = self.settle_end()
+        end = self.settle_end(dict(zip(positions, token)))
         if self.s.span == "block":
             self.dedent_cut()
         if self.on_draft is not None:
