@@ -47,6 +47,7 @@ EFFORTS = {
 }
 DEFAULT_EFFORT = "medium"
 DEFAULT_MAX_TOKENS = 64
+DEFAULT_REFRESH_EVERY = 0
 
 
 @dataclass
@@ -57,7 +58,7 @@ class DenoiseSettings:
     threshold: float | None = EFFORTS[DEFAULT_EFFORT]["threshold"]  # commit every position this confident; None -> fixed
     steps: int | None = None        # fixed schedule: passes per full block
     use_cache: bool = True
-    refresh_every: int = 0          # with the cache: full recompute every k passes (0: only when needed)
+    refresh_every: int = DEFAULT_REFRESH_EVERY  # with the cache: full recompute every k passes (0: only when needed)
     temperature: float = 0.0
     seed: int | None = None
     span: str = "free"
@@ -89,6 +90,8 @@ class DenoiseSettings:
             raise BadInput(f"steps must be positive (got {self.steps})")
         if self.span not in SPANS:
             raise BadInput(f"span kind must be one of {', '.join(SPANS)} (got '{self.span}')")
+        if self.refresh_every < 0:
+            raise BadInput(f"refresh interval must be >= 0 passes, 0 for never (got {self.refresh_every})")
         if self.temperature < 0:
             raise BadInput(f"temperature must be >= 0 (got {self.temperature})")
 

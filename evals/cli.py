@@ -26,7 +26,7 @@ from tqdm import tqdm
 from completer.errors import BadInput
 from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks
 from evals.metrics import mean_pass_at_k
-from lsp.cli import add_decoding_options
+from lsp.cli import add_decoding_options, decoding_options
 
 SYSTEMS = ("model", "canonical", "empty")
 PASS_AT = (1, 10, 100)
@@ -71,6 +71,8 @@ def add_eval_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0, help="picks the subset and seeds sampling")
     parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
     parser.add_argument("--out", type=Path, help="write one JSON line per task and sample here")
+    parser.add_argument("--agree-with", type=Path, metavar="RESULTS",
+                        help="another run's --out file: also report how often this run's completion is the same")
     parser.add_argument("--samples", type=positive(int), default=1, help="samples per task; >1 samples with temperature")
     parser.add_argument("--temperature", type=float, help="default: 0 with one sample, 0.8 with more")
     parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
@@ -89,13 +91,12 @@ def reference_system(pick: Callable[[Task], str]) -> Generate:
 
 
 def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
-    from completer.models import open_model  # imported here so canonical/empty runs never load torch
-    from lsp.pipeline import Options, begin
+    from completer.models import open_model  # imported here so canonical/empty runs import no checkpoint code
+    from lsp.pipeline import begin
 
     model = open_model(args.model)
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
-    options = Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
-                      temperature=temperature)
+    options = decoding_options(args, temperature=temperature)
 
     def generate(task: Task, sample: int) -> Callable[[], Generation]:
         document, offset = editor_document(task)
@@ -127,6 +128,7 @@ def make_system(args: argparse.Namespace) -> tuple[str, Generate]:
 def run_humaneval_infill(args: argparse.Namespace) -> int:
     tasks = select_tasks(load_tasks(args.benchmark), args.limit, args.seed)
     check_writable(args.out)
+    reference = read_completions(args.agree_with) if args.agree_with else None
     system, generate = make_system(args)
     records = []
     with ThreadPoolExecutor(args.workers) as pool, \
@@ -163,8 +165,17 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
             })
     if args.out is not None:
         args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
-    print(summary_table(args.benchmark, system, records, args.samples))
+    print(summary_table(args.benchmark, system, records, args.samples, reference))
     return 0
+
+
+def read_completions(path: Path) -> dict[tuple[str, int], str]:
+    """(task_id, sample) -> completion of a results file, read before the run so a bad one fails at once."""
+    try:
+        records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return {(r["task_id"], r["sample"]): r["completion"] for r in records}
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise BadInput(f"cannot read results to agree with from {path}: {error}") from None
 
 
 def check_writable(path: Path | None) -> None:
@@ -173,8 +184,10 @@ def check_writable(path: Path | None) -> None:
         raise BadInput(f"cannot write results to {path}: not a writable file location")
 
 
-def summary_table(benchmark: str, system: str, records: list[dict], samples: int) -> str:
-    """One header row and one result row, columns aligned."""
+def summary_table(benchmark: str, system: str, records: list[dict], samples: int,
+                  reference: dict[tuple[str, int], str] | None = None) -> str:
+    """One header row and one result row, columns aligned; with a reference run, the share of
+    completions (of the tasks both runs have) that are the same."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # task_id -> [samples, passed]
     for record in records:
         counts[record["task_id"]][0] += 1
@@ -189,6 +202,10 @@ def summary_table(benchmark: str, system: str, records: list[dict], samples: int
     row["tokens/forward"] = f"{statistics.mean(speeds):.2f}" if speeds else "-"
     useful = [r["useful_tokens_per_forward"] for r in records if r.get("useful_tokens_per_forward") is not None]
     row["useful tokens/forward"] = f"{statistics.mean(useful):.2f}" if useful else "-"
+    if reference is not None:
+        shared = [r for r in records if (r["task_id"], r["sample"]) in reference]
+        same = sum(r["completion"] == reference[r["task_id"], r["sample"]] for r in shared)
+        row["agreement"] = f"{same}/{len(shared)}"
     widths = [max(len(name), len(value)) for name, value in row.items()]
     header = "  ".join(name.ljust(width) for name, width in zip(row, widths))
     values = "  ".join(value.ljust(width) for value, width in zip(row.values(), widths))

@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 from completer.errors import BadInput
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, EFFORTS
+from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
 def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
@@ -40,13 +41,12 @@ def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
 def cmd_complete(args: argparse.Namespace) -> int:
     from completer.models import open_model
     from lsp.context import LANGUAGE_BY_EXTENSION
-    from lsp.pipeline import Options, suggest
+    from lsp.pipeline import suggest
 
     path = Path(args.file)
     prefix, suffix = split_at_cursor(path, args.line, args.col)
     model = open_model(args.model)
-    options = Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
-                      temperature=args.temperature, seed=args.seed)
+    options = decoding_options(args, temperature=args.temperature, seed=args.seed)
     try:
         result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options)
     finally:
@@ -86,6 +86,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def decoding_options(args: argparse.Namespace, **fields) -> Options:
+    """The pipeline's options from `add_decoding_options`' arguments (plus ``fields``)."""
+    return Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
+                   context_tokens=args.context_tokens, refresh_every=args.refresh_every, **fields)
+
+
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
     """The decoding options every command that completes shares."""
     p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
@@ -94,6 +100,11 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
                    help=f"low | medium | high: fewer passes or more care (default {DEFAULT_EFFORT})")
     p.add_argument("--threshold", type=float, help="confidence threshold per pass (overrides --effort)")
     p.add_argument("--steps", type=int, help="fixed schedule: passes per 32-token block (overrides --effort)")
+    p.add_argument("--context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS,
+                   help=f"token budget of the code around the cursor (default {DEFAULT_CONTEXT_TOKENS})")
+    p.add_argument("--refresh-every", type=int, default=DEFAULT_REFRESH_EVERY,
+                   help="recompute the whole context cache every N passes; 1 is exact decoding, 0 never "
+                        f"(default {DEFAULT_REFRESH_EVERY})")
 
 
 def add_complete_parser(sub) -> None:

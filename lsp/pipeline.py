@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from completer.models import Model
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DenoiseSettings
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DenoiseSettings
 from completer.scheduler import Job
 from lsp.context import Context, build_context
 from lsp.postprocess import Edit, finish
@@ -29,13 +29,14 @@ class Options:
     threshold: float | None = None
     steps: int | None = None
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    refresh_every: int = DEFAULT_REFRESH_EVERY
     temperature: float = 0.0
     seed: int | None = None
 
     def decoding(self, span: str) -> DenoiseSettings:
         return DenoiseSettings.for_effort(self.effort, threshold=self.threshold, steps=self.steps,
-                                          max_tokens=self.max_tokens, span=span, temperature=self.temperature,
-                                          seed=self.seed)
+                                          max_tokens=self.max_tokens, span=span, refresh_every=self.refresh_every,
+                                          temperature=self.temperature, seed=self.seed)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, EFFORTS
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, EFFORTS
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
@@ -13,15 +13,17 @@ class Settings:
     max_tokens: int = DEFAULT_MAX_TOKENS  # longest suggestion, in tokens
     effort: str = DEFAULT_EFFORT  # low | medium | high: fewer passes or more care
     threshold: float | None = None  # confidence threshold of parallel decoding; None: the effort's
+    steps: int | None = None  # fixed schedule: passes per block, overriding effort and threshold; None: off
     context_tokens: int = DEFAULT_CONTEXT_TOKENS  # prefix + suffix window budget
+    refresh_every: int = DEFAULT_REFRESH_EVERY  # recompute the context cache every N passes; 1 exact, 0 never
     languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
     threads: int | None = None  # torch threads of a local model on CPU; None: the engine's default
 
     def options(self) -> Options:
-        return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold,
-                       context_tokens=self.context_tokens)
+        return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold, steps=self.steps,
+                       context_tokens=self.context_tokens, refresh_every=self.refresh_every)
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, not self.listed_only)
@@ -38,6 +40,11 @@ class Settings:
             changes["max_tokens"] = positive_int("maxTokens", options["maxTokens"])
         if "contextTokens" in options:
             changes["context_tokens"] = positive_int("contextTokens", options["contextTokens"])
+        if "refreshEvery" in options:
+            refresh = options["refreshEvery"]
+            if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 0:
+                raise ValueError(f"completer.refreshEvery must be a whole number of passes >= 0 (0: never), got {refresh!r}")
+            changes["refresh_every"] = refresh
         if "effort" in options:
             if options["effort"] not in EFFORTS:
                 raise ValueError(f"completer.effort must be one of {', '.join(EFFORTS)}, got {options['effort']!r}")
@@ -47,6 +54,8 @@ class Settings:
             if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
                 raise ValueError(f"completer.threshold must be a number in (0, 1] or null (the effort's), got {threshold!r}")
             changes["threshold"] = threshold
+        if "steps" in options:
+            changes["steps"] = None if options["steps"] is None else positive_int("steps", options["steps"])
         if "threads" in options:
             changes["threads"] = None if options["threads"] is None else positive_int("threads", options["threads"])
         if "drafts" in options:

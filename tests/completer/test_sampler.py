@@ -210,6 +210,7 @@ def test_greedy_is_deterministic_and_reports_stats(scheduler):
     (dict(threshold=1.5), "threshold"),
     (dict(span="paragraph"), "span kind"),
     (dict(threshold=None, steps=0), "steps"),
+    (dict(refresh_every=-1), "refresh interval"),
 ])
 def test_bad_settings_are_rejected(scheduler, settings, message):
     with pytest.raises(BadInput, match=message):

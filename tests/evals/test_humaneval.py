@@ -117,6 +117,31 @@ def test_eval_command_reports_pass_at_k_for_several_samples(capsys):
     assert "pass@1" in header and "pass@10" in header and "pass@100" not in header
 
 
+def test_agreement_counts_the_tasks_whose_completion_matches_the_other_run(tmp_path, capsys):
+    canonical = tmp_path / "canonical.jsonl"
+    args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--system", "canonical",
+                  "--limit", "4", "--out", str(canonical)])
+    assert args.func(args) == 0
+    records = [json.loads(line) for line in canonical.read_text().splitlines()]
+    records[0]["completion"] += "  # changed"
+    canonical.write_text("".join(json.dumps(r) + "\n" for r in records[:3]))  # the fourth task is missing
+    capsys.readouterr()
+    args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--system", "canonical",
+                  "--limit", "4", "--agree-with", str(canonical)])
+    assert args.func(args) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split()[-1] == "agreement" and row.split()[-1] == "2/3"
+
+
+def test_agreement_with_an_unreadable_results_file_fails_before_running(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--system", "canonical",
+                  "--agree-with", str(bad)])
+    with pytest.raises(BadInput, match="cannot read results to agree with"):
+        args.func(args)
+
+
 def test_eval_command_with_unwritable_output_fails_before_running(tmp_path):
     args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--system", "canonical",
                   "--out", str(tmp_path / "missing" / "results.jsonl")])
