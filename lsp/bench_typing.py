@@ -8,7 +8,11 @@ answers get superseded as they would in an editor. The session asks for drafts,
 as the editor plugins do, and reports time to first draft beside time to the
 final item for the requests that had one.
 
-    python -m lsp.bench_typing --model PATH [--lines 40] [--keystroke-ms 80] [--threads N]
+`--random-weights` serves a random-weight model of the GPU recipe's from-scratch shape
+(completer/train/gpu_recipe.sh) with the bundled tokenizer, at a fixed 8 passes per block: its
+figures follow the engine's speed whatever the shipped model's quality makes of its pass count.
+
+    python -m lsp.bench_typing [--model PATH | --random-weights] [--lines 40] [--keystroke-ms 80] [--threads N]
 """
 
 import argparse
@@ -16,13 +20,30 @@ import asyncio
 import inspect
 import statistics
 import sys
+import tempfile
 import textwrap
 import time
+from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
 URI = "file:///bench/textwrap_typed.py"
+RECIPE_SHAPE = dict(dim=384, n_layers=8, n_heads=6, n_kv_heads=2, intermediate_size=1024)  # gpu_recipe.sh's defaults
+RANDOM_STEPS = 8  # passes per block of the random-weight model
+
+
+def random_checkpoint(out: Path) -> Path:
+    """Save a random-weight model of the recipe's shape, with the bundled model's tokenizer, to ``out``."""
+    import torch
+
+    from completer.checkpoint import BUNDLED_DIR, read_config, save_native
+    from completer.model import ModelConfig, Transformer
+
+    config = ModelConfig.from_dict({**read_config(BUNDLED_DIR).to_dict(), **RECIPE_SHAPE})
+    torch.manual_seed(0)
+    save_native(Transformer(config), BUNDLED_DIR, out)
+    return out
 
 
 def utf16_len(text: str) -> int:
@@ -38,7 +59,8 @@ def is_pause(typed: str, next_char: str) -> bool:
     return typed == "\n" or (is_word_char(typed) and not is_word_char(next_char))
 
 
-async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None) -> None:
+async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None,
+                 steps: int | None) -> None:
     source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
     client = LanguageClient("bench-typing", "0.1.0")
     loaded = asyncio.Event()
@@ -59,7 +81,7 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
     command += ["--threads", str(threads)] if threads else []
     await client.start_io(*command)
     capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
-    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens, "drafts": True}))
+    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens, "drafts": True, "steps": steps}))
     client.initialized(types.InitializedParams())
     await loaded.wait()
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=0, text="")))
@@ -108,7 +130,9 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
     await client.stop()
 
     requests = counters["requests"] or 1
-    print(f"typed {len(source)} characters ({lines} lines of textwrap.py) at {keystroke_ms:g} ms/keystroke in {wall:.1f} s; maxTokens={max_tokens}")
+    schedule = f"steps={steps}" if steps else "the effort's threshold"
+    print(f"typed {len(source)} characters ({lines} lines of textwrap.py) at {keystroke_ms:g} ms/keystroke in {wall:.1f} s; "
+          f"maxTokens={max_tokens}, {schedule}")
     print(f"inlineCompletion requests: {len(pending)}  answered: {len(latencies)}  null (superseded): {nulls}")
     if latencies:
         quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
@@ -129,13 +153,21 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", help="checkpoint folder or hub id (default: the bundled model)")
+    which.add_argument("--random-weights", action="store_true",
+                       help=f"a random-weight model of the GPU recipe's shape at {RANDOM_STEPS} passes per block")
     parser.add_argument("--lines", type=int, default=40, help="how many lines of textwrap.py to type")
     parser.add_argument("--keystroke-ms", type=float, default=80.0, help="delay between keystrokes")
     parser.add_argument("--max-tokens", type=int, default=32, help="completer.maxTokens for the session")
     parser.add_argument("--threads", type=int, help="the server's torch threads (default: its own default)")
     args = parser.parse_args()
-    asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens, args.threads))
+    if not args.random_weights:
+        asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens, args.threads, None))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-typing-") as folder:
+        model = random_checkpoint(Path(folder) / "random-recipe-shape")
+        asyncio.run(replay(str(model), args.lines, args.keystroke_ms, args.max_tokens, args.threads, RANDOM_STEPS))
 
 
 if __name__ == "__main__":
