@@ -47,6 +47,9 @@ EFFORTS = {
 }
 DEFAULT_EFFORT = "medium"
 DEFAULT_MAX_TOKENS = 64
+# Recompute the whole cache only when a span grows: on HumanEval single-line the bundled model's output
+# is the same as exact decoding's (300/300) at 0.6x its latency; on random weights a refresh every 4
+# passes matched 36/100 against 31/100 for 1.4x the latency (README, "Refreshing the cache").
 DEFAULT_REFRESH_EVERY = 0
 
 

@@ -88,6 +88,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def decoding_options(args: argparse.Namespace, **fields) -> Options:
     """The pipeline's options from `add_decoding_options`' arguments (plus ``fields``)."""
+    if args.context_tokens <= 0:
+        raise BadInput(f"--context-tokens must be a positive number of tokens (got {args.context_tokens})")
     return Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
                    context_tokens=args.context_tokens, refresh_every=args.refresh_every, **fields)
 

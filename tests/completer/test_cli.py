@@ -83,6 +83,11 @@ def test_span_budget_of_zero(capsys, source, model_dir):
                           "--max-tokens", "0"], "at least 1 token")
 
 
+def test_context_budget_of_zero(capsys, source, model_dir):
+    expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
+                          "--context-tokens", "0"], "--context-tokens must be a positive number")
+
+
 def copy_checkpoint(model_dir: Path, dest: Path) -> Path:
     dest.mkdir()
     for f in model_dir.iterdir():
