@@ -8,7 +8,8 @@ refresh). Each request commits its own tokens and leaves when its span is decide
 request never holds up a short one and N editors share each pass instead of queueing for a lock.
 
 Every request owns a row of one pooled context cache; rows stay packed (request i, row i), so a
-pass reads the cache in place.
+pass reads the cache in place. A request leaving hands its prefix's keys to the prefix cache, where
+the next keystroke's request finds them.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import budget
 from .engine import Completion, Engine
 from .errors import Cancelled
 from .model import ContextCache, Transformer
+from .prefix_cache import PrefixCache
 from .sampler import DenoiseSettings, Denoiser, batch_pass
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,7 @@ class Batch:
         self.model = model
         self.states: list[Denoiser] = []
         self.cache: ContextCache | None = None
+        self.prefixes = PrefixCache()
 
     def add(self, state: Denoiser) -> None:
         self.states.append(state)
@@ -76,6 +79,9 @@ class Batch:
         """Take a request out; the last one moves into its row so the rows stay packed."""
         last = len(self.states) - 1
         state = self.states[index]
+        if state.cached and state.s.reuse_keys:  # keys past P - shift were rewritten by block passes
+            P = len(state.prefix) - state.shift
+            self.prefixes.put(state.prefix[:P], self.cache.k[:, index, :, :P], self.cache.v[:, index, :, :P])
         if index != last:
             self.states[index] = self.states[last]
             if self.states[index].cached:
@@ -100,6 +106,19 @@ class Batch:
             grown.v[:, :old_rows, :, :old_len] = cache.v[:, :, :, :old_len]
         self.cache = grown
 
+    def copy_keys(self, row: int) -> None:
+        """Before a request's first pass: copy the keys of the prefix it shares with a recent request."""
+        state = self.states[row]
+        if not state.wants_keys():
+            return
+        entry, shared = self.prefixes.match(state.prefix)
+        shared = min(shared, len(state.prefix) - state.shift)  # the pass must still compute the first logit row
+        if entry is None or shared <= 0:
+            return
+        self.cache.k[:, row, :, :shared] = entry.k[:, :, :shared]
+        self.cache.v[:, row, :, :shared] = entry.v[:, :, :shared]
+        state.reuse(shared)
+
     def step(self) -> list[Denoiser]:
         """One pass for every request in flight; returns (and removes) those whose span is decided."""
         if not self.states:
@@ -117,7 +136,10 @@ class Batch:
             if states[j].cached:  # the full-pass request's row is about to be rewritten: no need to keep it
                 self.cache.move_row(j, i)
             states[i], states[j], full[i], full[j] = states[j], states[i], full[j], full[i]
-        batch_pass(self.model, self.cache, states, sum(not f for f in full))
+        n_block = sum(not f for f in full)
+        for row in range(n_block, len(states)):
+            self.copy_keys(row)
+        batch_pass(self.model, self.cache, states, n_block)
         done = [k for k, st in enumerate(states) if st.finished]
         return [self.remove(k) for k in reversed(done)]
 

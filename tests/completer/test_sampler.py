@@ -8,7 +8,8 @@ import torch
 from completer.errors import BadInput
 from completer.model import Transformer
 from completer.sampler import EFFORTS, DenoiseSettings, Denoiser
-from completer.scheduler import Scheduler, decode
+from completer.prefix_cache import MIN_REUSE, shared_length
+from completer.scheduler import Batch, Scheduler, decode
 from tests.helpers import make_tiny_checkpoint, tiny_config
 
 
@@ -173,7 +174,7 @@ def test_cache_refreshed_every_pass_gives_exactly_the_uncached_result(scheduler)
     for steps in (None, 8):
         kw = dict(max_tokens=48, block_size=16, threshold=0.05 if steps is None else None, steps=steps)
         naive = complete(scheduler, prefix, suffix, use_cache=False, **kw)
-        cached = complete(scheduler, prefix, suffix, use_cache=True, refresh_every=1, **kw)
+        cached = complete(scheduler, prefix, suffix, use_cache=True, refresh_every=1, reuse_keys=False, **kw)
         assert cached.text == naive.text and cached.stats["forward_passes"] == naive.stats["forward_passes"]
 
 
@@ -186,6 +187,33 @@ def test_cached_block_passes_only_recompute_the_active_block(engine):
     full = len(prefix_ids) + 8 + len(tok.encode("]\n"))
     assert model.windows[0] == (0, full)  # the first pass fills the cache
     assert all(w == (len(prefix_ids), 8) for w in model.windows[1:])
+
+
+def keystrokes(engine, prefixes, shift=False, **settings) -> tuple[ScriptedModel, list[Denoiser]]:
+    """Requests through one batch one after another, as on consecutive keystrokes; one pass each."""
+    tok = engine.tokenizer
+    model = ScriptedModel(tok, 0, [], shift=shift)  # predicts the end token everywhere
+    batch, states = Batch(model), []
+    for prefix in prefixes:
+        states.append(Denoiser(model, tok, tok.encode(prefix), tok.encode("]\n"), DenoiseSettings(max_tokens=8, **settings)))
+        batch.add(states[-1])
+        while batch.states:
+            batch.step()
+    return model, states
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_the_next_keystrokes_first_pass_starts_after_the_prefix_it_shares(engine, shift):
+    model, (first, second) = keystrokes(engine, ["x = [" * 20, "x = [" * 20 + "1, 2"], shift=shift)
+    shared = shared_length(torch.tensor(first.prefix[:len(first.prefix) - first.shift]), torch.tensor(second.prefix))
+    assert shared >= MIN_REUSE
+    assert model.windows[0][0] == 0 and model.windows[1] == (shared, second.seq_len() - shared)
+    assert (first.stats.reused_tokens, second.stats.reused_tokens) == (0, shared)
+
+
+def test_without_reuse_every_request_recomputes_its_whole_sequence(engine):
+    model, states = keystrokes(engine, ["x = [" * 20, "x = [" * 20 + "1, 2"], reuse_keys=False)
+    assert [w[0] for w in model.windows] == [0, 0] and states[1].stats.reused_tokens == 0
 
 
 def test_seeded_sampling_is_deterministic(scheduler):

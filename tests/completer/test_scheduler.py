@@ -1,12 +1,15 @@
-"""The scheduler: batched passes give one-at-a-time results, cancellation frees rows, failures stay contained."""
+"""The scheduler: batched passes give one-at-a-time results, a repeated prefix is not recomputed,
+cancellation frees rows, failures stay contained."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 
 from completer.errors import Cancelled
+from completer.prefix_cache import MIN_REUSE
 from completer.sampler import DenoiseSettings, Denoiser
 from completer.scheduler import Scheduler, decode
 from tests.helpers import make_tiny_checkpoint
@@ -37,7 +40,8 @@ def scheduler(tmp_path_factory):
 
 
 def test_concurrent_greedy_requests_get_exactly_their_one_at_a_time_results(scheduler):
-    cases = [(p, s, DenoiseSettings(**kw)) for p, s in PROMPTS for kw in SETTINGS]
+    # without copied keys a result depends on its request alone, not on which requests went before
+    cases = [(p, s, DenoiseSettings(reuse_keys=False, **kw)) for p, s in PROMPTS for kw in SETTINGS]
     alone = [scheduler.complete(p, s, settings) for p, s, settings in cases]
     passes_before = scheduler.passes
     jobs = [scheduler.submit(p, s, settings) for p, s, settings in cases]  # more than its 4 rows: some wait
@@ -57,6 +61,22 @@ def test_decoding_a_batch_in_one_thread_matches_decoding_each_alone(scheduler):
                 for (p, s), kw in zip(PROMPTS, SETTINGS)]
 
     assert decode(engine.model, states()) == [decode(engine.model, [st])[0] for st in states()]
+
+
+@pytest.mark.parametrize("shift", [False, True])
+def test_a_repeated_request_copies_its_prefix_keys_and_gets_the_same_completion(tmp_path, shift):
+    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path, shift_logits=shift)))
+    try:
+        prefix, suffix = PROMPTS[3]
+        settings = DenoiseSettings(max_tokens=16, block_size=8)
+        first = scheduler.complete(prefix, suffix, settings)
+        again = scheduler.complete(prefix, suffix, settings)
+        off = scheduler.complete(prefix, suffix, replace(settings, reuse_keys=False))
+    finally:
+        scheduler.close()
+    assert first.stats["reused_tokens"] == 0 and again.stats["reused_tokens"] >= MIN_REUSE
+    assert off.stats["reused_tokens"] == 0
+    assert again.text == first.text == off.text
 
 
 def slow_settings() -> DenoiseSettings:
