@@ -2,7 +2,8 @@
 
 A model's suggestions come through the editor's pipeline (`lsp.pipeline`): the task is the file
 an editor user would have at the hole, and what is scored is the suggestion they would accept,
-post-processed as the language server does. `--concurrency` keeps that many requests in flight,
+post-processed as the language server does; `--after-keystrokes` asks first as the user types up to
+the cursor, as an editor would. `--concurrency` keeps that many requests in flight,
 batched by the scheduler as a shared server would; each finished suggestion is handed at once
 to a pool of workers that run the tests in the sandbox, so checking overlaps with generating.
 """
@@ -40,6 +41,7 @@ class Generation:
     forward_passes: int
     tokens_per_forward: float | None  # None for systems without a model
     useful_tokens_per_forward: float | None  # tokens of the infill per pass (end tokens not counted)
+    reused_tokens: int = 0  # context tokens whose keys came from the keystrokes before (`--after-keystrokes`)
 
 
 Generate = Callable[[Task, int], Callable[[], Generation]]  # (task, sample index) -> wait for its generation
@@ -67,6 +69,9 @@ def add_eval_parser(subparsers) -> None:
     add_decoding_options(parser)
     parser.add_argument("--concurrency", type=positive(int), default=1,
                         help="requests in flight at once, batched by the scheduler (default 1)")
+    parser.add_argument("--after-keystrokes", type=int, default=0, metavar="N",
+                        help="first ask at each of the N characters before the cursor, as while typing them; "
+                             "only the last request is scored and timed (default 0)")
     parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
     parser.add_argument("--seed", type=int, default=0, help="picks the subset and seeds sampling")
     parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
@@ -92,27 +97,32 @@ def reference_system(pick: Callable[[Task], str]) -> Generate:
 
 def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
     from completer.models import open_model  # imported here so canonical/empty runs import no checkpoint code
-    from lsp.pipeline import begin
+    from lsp.pipeline import suggest
 
+    if args.after_keystrokes < 0:
+        raise BadInput(f"--after-keystrokes must be a number of characters >= 0 (got {args.after_keystrokes})")
     model = open_model(args.model)
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
     options = decoding_options(args, temperature=temperature)
+    typists = ThreadPoolExecutor(args.concurrency)  # one per request in flight: its keystrokes come one by one
 
     def generate(task: Task, sample: int) -> Callable[[], Generation]:
         document, offset = editor_document(task)
-        start = time.perf_counter()
-        waiting = begin(model, document, offset, "python", replace(options, seed=args.seed + sample))
+        task_options = replace(options, seed=args.seed + sample)
 
-        def result() -> Generation:
-            suggestion = waiting()
+        def typed() -> Generation:
+            for n in range(min(args.after_keystrokes, offset), 0, -1):  # the document before its last n characters
+                suggest(model, document[:offset - n] + document[offset:], offset - n, "python", task_options)
+            start = time.perf_counter()
+            suggestion = suggest(model, document, offset, "python", task_options)
             latency_ms = (time.perf_counter() - start) * 1000
             edit = suggestion.edit
             scored, text = accepted(task, edit.text if edit else "", edit.replace if edit else 0)
             stats = suggestion.stats
             return Generation(scored, text, latency_ms, stats["forward_passes"], stats.get("tokens_per_forward"),
-                              stats.get("useful_tokens_per_forward"))
+                              stats.get("useful_tokens_per_forward"), stats.get("reused_tokens", 0))
 
-        return result
+        return typists.submit(typed).result
 
     return f"model ({model.name})", generate
 
@@ -162,6 +172,7 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
                 "passed": outcome.passed, "result": outcome.result, "latency_ms": round(generation.latency_ms, 1),
                 "forward_passes": generation.forward_passes, "tokens_per_forward": generation.tokens_per_forward,
                 "useful_tokens_per_forward": generation.useful_tokens_per_forward,
+                "reused_tokens": generation.reused_tokens,
             })
     if args.out is not None:
         args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")

@@ -13,6 +13,7 @@ final item for the requests that had one.
 figures follow the engine's speed whatever the shipped model's quality makes of its pass count.
 
     python -m lsp.bench_typing [--model PATH | --random-weights] [--lines 40] [--keystroke-ms 80] [--threads N]
+                               [--no-reuse-keys]
 """
 
 import argparse
@@ -27,6 +28,8 @@ from pathlib import Path
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
+
+from completer.sampler import DEFAULT_REUSE_KEYS
 
 URI = "file:///bench/textwrap_typed.py"
 RECIPE_SHAPE = dict(dim=384, n_layers=8, n_heads=6, n_kv_heads=2, intermediate_size=1024)  # gpu_recipe.sh's defaults
@@ -60,7 +63,7 @@ def is_pause(typed: str, next_char: str) -> bool:
 
 
 async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None,
-                 steps: int | None) -> None:
+                 steps: int | None, reuse_keys: bool) -> None:
     source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
     client = LanguageClient("bench-typing", "0.1.0")
     loaded = asyncio.Event()
@@ -81,7 +84,8 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
     command += ["--threads", str(threads)] if threads else []
     await client.start_io(*command)
     capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
-    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options={"maxTokens": max_tokens, "drafts": True, "steps": steps}))
+    settings = {"maxTokens": max_tokens, "drafts": True, "steps": steps, "reuseKeys": reuse_keys}
+    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options=settings))
     client.initialized(types.InitializedParams())
     await loaded.wait()
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=0, text="")))
@@ -132,7 +136,7 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
     requests = counters["requests"] or 1
     schedule = f"steps={steps}" if steps else "the effort's threshold"
     print(f"typed {len(source)} characters ({lines} lines of textwrap.py) at {keystroke_ms:g} ms/keystroke in {wall:.1f} s; "
-          f"maxTokens={max_tokens}, {schedule}")
+          f"maxTokens={max_tokens}, {schedule}, reuseKeys={str(reuse_keys).lower()}")
     print(f"inlineCompletion requests: {len(pending)}  answered: {len(latencies)}  null (superseded): {nulls}")
     if latencies:
         quantiles = statistics.quantiles(latencies, n=20) if len(latencies) > 1 else latencies * 19
@@ -161,13 +165,15 @@ def main() -> None:
     parser.add_argument("--keystroke-ms", type=float, default=80.0, help="delay between keystrokes")
     parser.add_argument("--max-tokens", type=int, default=32, help="completer.maxTokens for the session")
     parser.add_argument("--threads", type=int, help="the server's torch threads (default: its own default)")
+    parser.add_argument("--reuse-keys", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_KEYS,
+                        help="completer.reuseKeys for the session")
     args = parser.parse_args()
     if not args.random_weights:
-        asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens, args.threads, None))
+        asyncio.run(replay(args.model, args.lines, args.keystroke_ms, args.max_tokens, args.threads, None, args.reuse_keys))
         return
     with tempfile.TemporaryDirectory(prefix="bench-typing-") as folder:
         model = random_checkpoint(Path(folder) / "random-recipe-shape")
-        asyncio.run(replay(str(model), args.lines, args.keystroke_ms, args.max_tokens, args.threads, RANDOM_STEPS))
+        asyncio.run(replay(str(model), args.lines, args.keystroke_ms, args.max_tokens, args.threads, RANDOM_STEPS, args.reuse_keys))
 
 
 if __name__ == "__main__":

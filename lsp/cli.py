@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from completer.errors import BadInput
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, EFFORTS
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
@@ -91,7 +91,8 @@ def decoding_options(args: argparse.Namespace, **fields) -> Options:
     if args.context_tokens <= 0:
         raise BadInput(f"--context-tokens must be a positive number of tokens (got {args.context_tokens})")
     return Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
-                   context_tokens=args.context_tokens, refresh_every=args.refresh_every, **fields)
+                   context_tokens=args.context_tokens, refresh_every=args.refresh_every, reuse_keys=args.reuse_keys,
+                   **fields)
 
 
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
@@ -107,6 +108,9 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refresh-every", type=int, default=DEFAULT_REFRESH_EVERY,
                    help="recompute the whole context cache every N passes; 1 is exact decoding, 0 never "
                         f"(default {DEFAULT_REFRESH_EVERY})")
+    p.add_argument("--reuse-keys", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_KEYS,
+                   help="start a request from the keys of the prefix a recent request shared; off, a result "
+                        "depends on its request alone")
 
 
 def add_complete_parser(sub) -> None:

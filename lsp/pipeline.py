@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from completer.models import Model
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DenoiseSettings
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, DenoiseSettings
 from completer.scheduler import Job
 from lsp.context import Context, build_context
 from lsp.postprocess import Edit, finish
@@ -30,12 +30,14 @@ class Options:
     steps: int | None = None
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     refresh_every: int = DEFAULT_REFRESH_EVERY
+    reuse_keys: bool = DEFAULT_REUSE_KEYS
     temperature: float = 0.0
     seed: int | None = None
 
     def decoding(self, span: str) -> DenoiseSettings:
         return DenoiseSettings.for_effort(self.effort, threshold=self.threshold, steps=self.steps,
                                           max_tokens=self.max_tokens, span=span, refresh_every=self.refresh_every,
+                                          reuse_keys=self.reuse_keys,
                                           temperature=self.temperature, seed=self.seed)
 
 
@@ -69,19 +71,8 @@ def start(model: Model, ctx: Context, options: Options, on_draft: Callable[[str]
     return model.submit(ctx.prefix, ctx.suffix, options.decoding(ctx.span), on_draft=on_draft, should_stop=should_stop)
 
 
-def begin(model: Model, document: str, offset: int, language_id: str,
-          options: Options = Options()) -> Callable[[], Suggestion]:
-    """Submit now; calling the result waits for the suggestion (evals keep many in flight)."""
-    ctx = context(model, document, offset, language_id, options)
-    job = start(model, ctx, options)
-
-    def result() -> Suggestion:
-        completion = job.result()
-        return Suggestion(finish(completion.text, ctx), completion.text, completion.stats, ctx)
-
-    return result
-
-
 def suggest(model: Model, document: str, offset: int, language_id: str, options: Options = Options()) -> Suggestion:
     """Blocking: the suggestion an editor would show at ``offset``."""
-    return begin(model, document, offset, language_id, options)()
+    ctx = context(model, document, offset, language_id, options)
+    completion = start(model, ctx, options).result()
+    return Suggestion(finish(completion.text, ctx), completion.text, completion.stats, ctx)

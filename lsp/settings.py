@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, EFFORTS
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
@@ -16,6 +16,7 @@ class Settings:
     steps: int | None = None  # fixed schedule: passes per block, overriding effort and threshold; None: off
     context_tokens: int = DEFAULT_CONTEXT_TOKENS  # prefix + suffix window budget
     refresh_every: int = DEFAULT_REFRESH_EVERY  # recompute the context cache every N passes; 1 exact, 0 never
+    reuse_keys: bool = DEFAULT_REUSE_KEYS  # copy the keys of a prefix a recent request shared
     languages: dict[str, bool] = field(default_factory=dict)  # languageId -> on/off
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
@@ -23,7 +24,8 @@ class Settings:
 
     def options(self) -> Options:
         return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold, steps=self.steps,
-                       context_tokens=self.context_tokens, refresh_every=self.refresh_every)
+                       context_tokens=self.context_tokens, refresh_every=self.refresh_every,
+                       reuse_keys=self.reuse_keys)
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, not self.listed_only)
@@ -59,9 +61,9 @@ class Settings:
         if "threads" in options:
             changes["threads"] = None if options["threads"] is None else positive_int("threads", options["threads"])
         if "drafts" in options:
-            if not isinstance(options["drafts"], bool):
-                raise ValueError(f"completer.drafts must be true or false, got {options['drafts']!r}")
-            changes["drafts"] = options["drafts"]
+            changes["drafts"] = boolean("drafts", options["drafts"])
+        if "reuseKeys" in options:
+            changes["reuse_keys"] = boolean("reuseKeys", options["reuseKeys"])
         if "languages" in options:
             languages = options["languages"]
             if isinstance(languages, list) and all(isinstance(x, str) for x in languages):
@@ -71,6 +73,12 @@ class Settings:
             else:
                 raise ValueError(f"completer.languages must be a list of languageIds or a map languageId -> bool, got {languages!r}")
         return replace(self, **changes)
+
+
+def boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"completer.{name} must be true or false, got {value!r}")
+    return value
 
 
 def positive_int(name: str, value: Any) -> int:

@@ -11,6 +11,7 @@ from math import comb
 import pytest
 
 from completer.errors import BadInput
+from completer.prefix_cache import MIN_REUSE
 from evals.cli import add_eval_parser, select_tasks
 from evals.humaneval import BENCHMARKS, CheckResult, check, load_tasks
 from evals.metrics import mean_pass_at_k, pass_at_k
@@ -161,3 +162,25 @@ def test_eval_command_runs_a_real_model(tmp_path, capsys):
     assert len(records) == 1
     assert records[0]["forward_passes"] > 0 and records[0]["completion"].endswith("\n")
     assert "model (tiny)" in capsys.readouterr().out
+
+
+def test_after_keystrokes_the_scored_request_starts_from_the_keys_typing_left(tmp_path):
+    from tests.helpers import make_tiny_checkpoint
+
+    checkpoint = make_tiny_checkpoint(tmp_path / "tiny")
+    reused = {}
+    for flag in ("--reuse-keys", "--no-reuse-keys"):
+        out = tmp_path / f"{flag}.jsonl"
+        args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--model", str(checkpoint),
+                      "--limit", "2", "--max-tokens", "4", "--after-keystrokes", "3", "--concurrency", "2",
+                      flag, "--out", str(out)])
+        assert args.func(args) == 0
+        reused[flag] = [json.loads(line)["reused_tokens"] for line in out.read_text().splitlines()]
+    assert len(reused["--reuse-keys"]) == 2 and min(reused["--reuse-keys"]) >= MIN_REUSE
+    assert reused["--no-reuse-keys"] == [0, 0]
+
+
+def test_a_negative_number_of_keystrokes_is_a_clear_error():
+    args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--after-keystrokes", "-1"])
+    with pytest.raises(BadInput, match="--after-keystrokes must be"):
+        args.func(args)
