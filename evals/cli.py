@@ -97,7 +97,7 @@ def reference_system(pick: Callable[[Task], str]) -> Generate:
 
 def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
     from completer.models import open_model  # imported here so canonical/empty runs import no checkpoint code
-    from lsp.pipeline import suggest
+    from lsp.pipeline import ask_while_typing, suggest
 
     if args.after_keystrokes < 0:
         raise BadInput(f"--after-keystrokes must be a number of characters >= 0 (got {args.after_keystrokes})")
@@ -111,8 +111,7 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
         task_options = replace(options, seed=args.seed + sample)
 
         def typed() -> Generation:
-            for n in range(min(args.after_keystrokes, offset), 0, -1):  # the document before its last n characters
-                suggest(model, document[:offset - n] + document[offset:], offset - n, "python", task_options)
+            ask_while_typing(model, document, offset, "python", task_options, args.after_keystrokes)
             start = time.perf_counter()
             suggestion = suggest(model, document, offset, "python", task_options)
             latency_ms = (time.perf_counter() - start) * 1000

@@ -71,6 +71,13 @@ def start(model: Model, ctx: Context, options: Options, on_draft: Callable[[str]
     return model.submit(ctx.prefix, ctx.suffix, options.decoding(ctx.span), on_draft=on_draft, should_stop=should_stop)
 
 
+def ask_while_typing(model: Model, document: str, offset: int, language_id: str, options: Options, keystrokes: int) -> None:
+    """Ask at each of the last ``keystrokes`` characters before ``offset`` as they are typed, and drop the
+    answers: the evals' next request then meets the engine as an editor's requests leave it."""
+    for n in range(min(keystrokes, offset), 0, -1):  # the document before its last n characters
+        suggest(model, document[:offset - n] + document[offset:], offset - n, language_id, options)
+
+
 def suggest(model: Model, document: str, offset: int, language_id: str, options: Options = Options()) -> Suggestion:
     """Blocking: the suggestion an editor would show at ``offset``."""
     ctx = context(model, document, offset, language_id, options)

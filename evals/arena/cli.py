@@ -14,7 +14,10 @@ def run_command(args: argparse.Namespace) -> int:
     systems = load_systems(args.systems)
     tasks = load_arena_tasks(args.tasks, args.limit, args.seed)
     store = ArenaStore(args.db)
-    summary = run_arena(store, systems, tasks, args.pairs, args.sampling, args.judge, args.seed, args.tau)
+    if args.after_keystrokes < 0:
+        raise BadInput(f"--after-keystrokes must be a number of characters >= 0 (got {args.after_keystrokes})")
+    summary = run_arena(store, systems, tasks, args.pairs, args.sampling, args.judge, args.seed, args.tau,
+                        args.after_keystrokes)
     print(
         f"{len(tasks)} tasks, {summary.completions_generated} new completions, "
         f"{summary.battles_added} new battles ({summary.pending_for_humans} waiting for `arena vote`) in {args.db}"
@@ -60,6 +63,9 @@ def add_arena_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--judge", choices=JUDGES, default="auto",
                      help="auto: exec for HumanEval, similarity for mined tasks; human: leave for `arena vote`")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--after-keystrokes", type=int, default=0, metavar="N",
+                     help="first ask each system at the N characters before the cursor, as while typing them; "
+                          "only the last request is judged and timed (default 0)")
     run.add_argument("--db", type=Path, default=Path("arena.sqlite"))
     run.set_defaults(func=run_command)
 

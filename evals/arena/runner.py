@@ -41,6 +41,7 @@ def run_arena(
     judge: str,
     seed: int,
     tau: float = 1.0,
+    after_keystrokes: int = 0,
 ) -> RunSummary:
     """Idempotent on a database: cached completions are reused and battles already fought are not repeated."""
     if judge not in JUDGES:
@@ -52,7 +53,7 @@ def run_arena(
     for system in systems:
         store.register_system(system)
     store.add_tasks(tasks)
-    pool = ModelPool()
+    pool = ModelPool(after_keystrokes)
     try:
         generated = generate_completions(store, pool, systems, tasks, seed)
     finally:

@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from completer.errors import BadInput
-from completer.sampler import DEFAULT_EFFORT, EFFORTS
+from completer.sampler import DEFAULT_EFFORT, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
 from evals.arena.tasks import ArenaTask
+from lsp.pipeline import DEFAULT_CONTEXT_TOKENS
 
 if TYPE_CHECKING:
     from completer.models import Model
 
 SETTING_TYPES = {"model": str, "effort": str, "threshold": (int, float), "steps": int, "max_tokens": int,
-                 "temperature": (int, float)}
+                 "temperature": (int, float), "context_tokens": int, "refresh_every": int, "reuse_keys": bool}
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ class System:
     steps: int | None = None  # fixed schedule: passes per block (overrides the effort and threshold)
     max_tokens: int = 64
     temperature: float = 0.0
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    refresh_every: int = DEFAULT_REFRESH_EVERY
+    reuse_keys: bool = DEFAULT_REUSE_KEYS
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,10 @@ def _system_from_table(name: str, table: object) -> System:
         raise BadInput(f"system {name!r}: steps must be >= 1, got {system.steps}")
     if system.max_tokens < 1:
         raise BadInput(f"system {name!r}: max_tokens must be >= 1, got {system.max_tokens}")
+    if system.context_tokens < 1:
+        raise BadInput(f"system {name!r}: context_tokens must be >= 1, got {system.context_tokens}")
+    if system.refresh_every < 0:
+        raise BadInput(f"system {name!r}: refresh_every must be >= 0 (0: never), got {system.refresh_every}")
     return system
 
 
@@ -82,10 +90,12 @@ def load_systems(path: Path) -> list[System]:
 
 
 class ModelPool:
-    """Opens each model once and runs any system on it, through the editor's pipeline."""
+    """Opens each model once and runs any system on it, through the editor's pipeline; with
+    ``after_keystrokes`` each task is first asked at the characters before its cursor, as typed."""
 
-    def __init__(self) -> None:
+    def __init__(self, after_keystrokes: int = 0) -> None:
         self.models: dict[str | None, "Model"] = {}
+        self.after_keystrokes = after_keystrokes
 
     def model_for(self, system: System) -> "Model":
         # Imported here so `arena vote` and `arena report` start without loading torch.
@@ -98,16 +108,20 @@ class ModelPool:
     def generate(self, system: System, task: ArenaTask, seed: int) -> Generation:
         """Complete one task; latency is the wall time a user would wait for the whole suggestion."""
         from evals.humaneval import accepted, editor_document
-        from lsp.pipeline import Options, suggest
+        from lsp.pipeline import Options, ask_while_typing, suggest
 
         options = Options(max_tokens=system.max_tokens, effort=system.effort, threshold=system.threshold,
-                          steps=system.steps, temperature=system.temperature, seed=seed)
+                          steps=system.steps, context_tokens=system.context_tokens,
+                          refresh_every=system.refresh_every, reuse_keys=system.reuse_keys,
+                          temperature=system.temperature, seed=seed)
         if task.problem is not None:  # a HumanEval hole: the file an editor user would have there
             document, offset = editor_document(task.problem)
         else:
             document, offset = task.prefix + task.suffix, len(task.prefix)
+        model = self.model_for(system)
+        ask_while_typing(model, document, offset, task.language, options, self.after_keystrokes)
         start = time.perf_counter()
-        suggestion = suggest(self.model_for(system), document, offset, task.language, options)
+        suggestion = suggest(model, document, offset, task.language, options)
         latency_ms = (time.perf_counter() - start) * 1000.0
         text, replace = (suggestion.edit.text, suggestion.edit.replace) if suggestion.edit else ("", 0)
         if task.problem is not None:

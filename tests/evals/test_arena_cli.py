@@ -6,7 +6,8 @@ import pytest
 
 from completer.errors import BadInput
 from evals.arena.cli import add_arena_parser
-from evals.arena.systems import ModelPool, load_systems
+from evals.arena.systems import ModelPool, System, load_systems
+from evals.arena.tasks import ArenaTask
 from tests.helpers import make_tiny_checkpoint
 
 EXAMPLE = Path(__file__).parents[2] / "evals" / "arena" / "systems.example.toml"
@@ -48,6 +49,9 @@ def test_example_systems_file_holds_threshold_and_fixed_schedule():
         ("[systems.a]\nthreshold = 0.9\n[systems.b]\nsteps = \"many\"\n", "wrong type"),
         ("[systems.a]\nthreshold = 0.9\n[systems.b-0.5]\nsteps = 8\n", "quote names with dots"),
         ("[systems.a\n", "not valid TOML"),
+        ("[systems.a]\nrefresh_every = -1\n[systems.b]\nsteps = 8\n", "refresh_every must be >= 0"),
+        ("[systems.a]\ncontext_tokens = 0\n[systems.b]\nsteps = 8\n", "context_tokens must be >= 1"),
+        ("[systems.a]\nreuse_keys = 1\n[systems.b]\nsteps = 8\n", "wrong type"),
     ],
 )
 def test_bad_systems_files_are_clear_errors(tmp_path: Path, text: str, message: str):
@@ -65,6 +69,29 @@ def test_systems_on_the_same_model_share_one_model(tmp_path: Path, checkpoint: P
     pool.close()
 
 
+def test_systems_take_the_editors_cache_and_context_settings(tmp_path: Path):
+    path = tmp_path / "systems.toml"
+    path.write_text("[systems.exact]\nrefresh_every = 1\nreuse_keys = false\ncontext_tokens = 256\n[systems.default]\n")
+    exact, default = load_systems(path)
+    assert (exact.refresh_every, exact.reuse_keys, exact.context_tokens) == (1, False, 256)
+    assert default.reuse_keys and default.refresh_every == 0
+
+
+def test_after_keystrokes_each_task_is_first_asked_at_the_characters_before_its_cursor(checkpoint: Path):
+    system = System("tiny", model=str(checkpoint), max_tokens=4)
+    task = ArenaTask("t", "walk.py", "python", "def walk(items):\n    total = 0\n    for item in ", "items:\n",
+                     "items", "rest-of-line")
+    pool = ModelPool(after_keystrokes=3)
+    scheduler, prefixes = pool.model_for(system), []
+    submit = scheduler.submit
+    scheduler.submit = lambda prefix, *rest, **kw: prefixes.append(prefix) or submit(prefix, *rest, **kw)
+    try:
+        pool.generate(system, task, seed=0)
+    finally:
+        pool.close()
+    assert prefixes == [task.prefix[:-3], task.prefix[:-2], task.prefix[:-1], task.prefix]
+
+
 def test_run_then_report_end_to_end_on_a_mined_repo(tmp_path: Path, checkpoint: Path):
     code = tmp_path / "code"
     code.mkdir()
@@ -73,7 +100,7 @@ def test_run_then_report_end_to_end_on_a_mined_repo(tmp_path: Path, checkpoint: 
     systems = write_systems(tmp_path / "systems.toml", checkpoint)
     db = tmp_path / "arena.sqlite"
     run = ("run", "--systems", str(systems), "--tasks", f"mine:{code}", "--limit", "2", "--pairs", "10",
-           "--sampling", "latency", "--db", str(db))
+           "--sampling", "latency", "--after-keystrokes", "2", "--db", str(db))
 
     assert arena(*run) == 0
     with sqlite3.connect(db) as connection:
