@@ -38,10 +38,10 @@ def test_typed_ahead_declines_when_the_user_left_the_suggestion(before: str, aft
 
 def test_settings_accept_editor_options_and_language_maps_or_lists():
     settings = Settings().updated({"model": "/models/x", "maxTokens": 32, "threshold": None, "languages": {"go": False},
-                                   "threads": 1, "refreshEvery": 4, "contextTokens": 512,
+                                   "threads": 1, "refreshEvery": 4, "contextTokens": 768,
                                    "steps": 8, "reuseKeys": False})
     assert (settings.model, settings.max_tokens, settings.threshold, settings.threads) == ("/models/x", 32, None, 1)
-    assert (settings.options().refresh_every, settings.options().context_tokens, settings.options().steps) == (4, 512, 8)
+    assert (settings.options().refresh_every, settings.options().context_tokens, settings.options().steps) == (4, 768, 8)
     assert not settings.options().reuse_keys and settings.options().decoding("free").reuse_keys is False
     assert settings.enabled("python") and not settings.enabled("go")
     listed = settings.updated({"languages": ["python"]})
