@@ -411,7 +411,7 @@ def apply(states: list[Denoiser], logits: Tensor, counts: list[int], full: bool)
     picks = {}
     if greedy:
         chosen = logits if len(greedy) == len(states) else logits[greedy]
-        token, prob, _, _ = kernels.confidence(chosen.flatten(0, 1))
+        token, prob = kernels.top_token(chosen.flatten(0, 1))
         n = logits.shape[1]
         tokens, probs = token.view(-1, n).tolist(), prob.view(-1, n).tolist()
         picks = {i: (tokens[k], probs[k]) for k, i in enumerate(greedy)}

