@@ -1,4 +1,4 @@
-"""The prefix cache: longest shared prefix wins, bytes stay capped, dominated and short entries are not kept."""
+"""The prefix cache: longest shared prefix wins, tokens stay capped, dominated and short entries are not kept."""
 
 from __future__ import annotations
 
@@ -38,10 +38,11 @@ def test_fewer_shared_tokens_than_min_reuse_is_no_match():
     assert cache.match(ids(MIN_REUSE) + [-1])[1] == MIN_REUSE
 
 
-def test_a_prefix_too_short_to_pay_is_not_kept():
-    cache = PrefixCache()
+def test_a_prefix_too_short_to_pay_or_longer_than_the_cap_is_not_kept():
+    cache = PrefixCache(max_tokens=100)
     cache.put(ids(MIN_REUSE - 1), *[keys(MIN_REUSE - 1)] * 2)
-    assert not cache.entries and cache.bytes == 0
+    cache.put(ids(101), *[keys(101)] * 2)
+    assert not cache.entries and cache.tokens == 0
 
 
 def test_an_entry_whose_tokens_start_a_new_one_is_dropped():
@@ -49,18 +50,17 @@ def test_an_entry_whose_tokens_start_a_new_one_is_dropped():
     cache.put(ids(40), *[keys(40)] * 2)
     cache.put(ids(50), *[keys(50)] * 2)  # the next keystroke: the old prefix plus what was typed
     assert [len(e.ids) for e in cache.entries.values()] == [50]
-    assert cache.bytes == cache.entries[next(iter(cache.entries))].bytes
+    assert cache.tokens == 50
 
 
-def test_least_recently_used_entries_go_first_when_bytes_run_out():
-    one = 2 * keys(40).numel() * keys(40).element_size()
-    cache = PrefixCache(max_bytes=2 * one)
+def test_least_recently_used_entries_go_first_when_the_tokens_run_out():
+    cache = PrefixCache(max_tokens=80)
     cache.put(ids(40, start=0), *[keys(40)] * 2)
     cache.put(ids(40, start=1000), *[keys(40)] * 2)
     cache.match(ids(40, start=0))  # used: now the most recent
     cache.put(ids(40, start=2000), *[keys(40)] * 2)
     assert [int(e.ids[0]) for e in cache.entries.values()] == [0, 2000]
-    assert cache.bytes == 2 * one
+    assert cache.tokens == 80
 
 
 def test_entries_are_copies_not_views_of_the_callers_rows():
