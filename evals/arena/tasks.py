@@ -52,11 +52,13 @@ def humaneval_tasks(benchmark: str) -> list[ArenaTask]:
 
 
 def list_source_files(root: Path) -> list[Path]:
-    """Files a repository owns (tracked or untracked but not ignored), else a plain walk."""
+    """Files a repository owns (tracked or untracked but not ignored), else a plain walk: outside git, or
+    in a folder its repository ignores (an installed library under a git-managed pyenv, vendored code)."""
     inside_git = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"], capture_output=True, text=True
     )
-    if inside_git.returncode == 0 and inside_git.stdout.strip() == "true":
+    ignored = subprocess.run(["git", "-C", str(root), "check-ignore", "-q", "."], capture_output=True).returncode == 0
+    if inside_git.returncode == 0 and inside_git.stdout.strip() == "true" and not ignored:
         listed = subprocess.run(
             ["git", "-C", str(root), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
             capture_output=True, text=True, check=True,

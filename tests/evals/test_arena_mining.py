@@ -92,6 +92,11 @@ def test_plain_folder_is_walked_without_git(tmp_path: Path):
     assert {task.file for task in tasks} == {"pkg/walk.py"}
 
 
+def test_a_folder_its_repository_ignores_is_walked(repo: Path):
+    tasks = mine_tasks(repo / "build", limit=10, seed=0)
+    assert tasks and {task.file for task in tasks} == {"ignored.py"}
+
+
 def test_bad_task_specs_are_clear_errors(tmp_path: Path):
     with pytest.raises(BadInput, match="mine:PATH"):
         load_arena_tasks("github:foo", limit=5, seed=0)
