@@ -38,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from completer.engine import Completion
 from completer.errors import BadInput, CompleterError, ModelLoadError
-from completer.sampler import DEFAULT_EFFORT, DenoiseSettings
+from completer.sampler import DEFAULT_EFFORT, MAX_SEED, DenoiseSettings
 from completer.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class CompletionRequest(BaseModel):
     suffix: str | None = None
     max_tokens: int = Field(64, gt=0, le=MAX_TOKENS_LIMIT)
     temperature: float = Field(0.0, ge=0.0, le=2.0)  # 0 = greedy: completions should be repeatable
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, lt=MAX_SEED)
     model: str | None = None
     stream: bool = False
     effort: Literal["low", "medium", "high"] = DEFAULT_EFFORT  # sampler.EFFORTS: fewer passes or more care

@@ -55,6 +55,7 @@ DEFAULT_REFRESH_EVERY = 0
 # typing latency 0.66x (bundled) and 0.8x (random weights); completions the same on the bundled model,
 # 66/100 on random weights, closer than the cache's own staleness (README, "Reusing keys across keystrokes").
 DEFAULT_REUSE_KEYS = True
+MAX_SEED = 2**64  # torch's generators take 64-bit seeds
 
 
 @dataclass
@@ -102,6 +103,8 @@ class DenoiseSettings:
             raise BadInput(f"refresh interval must be >= 0 passes, 0 for never (got {self.refresh_every})")
         if self.temperature < 0:
             raise BadInput(f"temperature must be >= 0 (got {self.temperature})")
+        if self.seed is not None and not 0 <= self.seed < MAX_SEED:
+            raise BadInput(f"seed must be a whole number from 0 to 2**64 - 1 (got {self.seed})")
 
 
 @dataclass
@@ -235,7 +238,8 @@ class Denoiser:
     def sample(self, logits: Tensor) -> tuple[list[int], list[float]]:
         """Sampled token and its probability for every row of logits (temperature > 0; greedy rows
         are picked for the whole batch at once in `apply`)."""
-        probs = torch.softmax(logits / self.s.temperature, dim=-1)
+        # the max is taken off first: a tiny temperature then gives 0 and -inf, never inf - inf = nan
+        probs = torch.softmax((logits - logits.amax(dim=-1, keepdim=True)) / self.s.temperature, dim=-1)
         token = torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(logits.device)
         return token.tolist(), probs.gather(1, token[:, None]).squeeze(1).tolist()
 

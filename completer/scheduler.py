@@ -237,7 +237,12 @@ class Scheduler:
                 if job.stopped():
                     job.fail(Cancelled("cancelled before it started"))
                     continue
-                state = make()
+                try:
+                    state = make()
+                except Exception as error:  # a request that cannot start fails alone, never the worker
+                    log.error("a request could not start", exc_info=error)
+                    job.fail(error)
+                    continue
                 self.jobs[id(state)] = job
                 self.batch.add(state)
             self.drop_stopped()

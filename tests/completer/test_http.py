@@ -237,6 +237,8 @@ def test_stream_for_an_unknown_model_is_a_plain_404_not_an_event_stream(client: 
     (f'{{"prompt": "a", "max_tokens": {MAX_TOKENS_LIMIT + 1}}}'.encode(), "max_tokens"),
     (b'{"prompt": "a", "max_tokens": "8"}', "max_tokens"),
     (b'{"prompt": "a", "temperature": -1}', "temperature"),
+    (b'{"prompt": "a", "seed": 18446744073709551616}', "seed"),
+    (b'{"prompt": "a", "seed": -1}', "seed"),
     (b'{"prompt": "a", "stream": "yes"}', "stream"),
     (b'{"prompt": "a", "effort": "max"}', "effort"),
 ])
@@ -251,6 +253,11 @@ def test_bad_input_is_400_in_openai_error_shape_naming_the_field(client: httpx.C
 
 def test_server_keeps_serving_after_bad_input(client: httpx.Client):
     assert client.post("/v1/completions", content=b"{").status_code == 400
+    assert client.post("/v1/completions", json=REQUEST).status_code == 200
+
+
+def test_a_vanishing_temperature_is_served_and_the_connection_serves_the_next_request(client: httpx.Client):
+    assert client.post("/v1/completions", json={**REQUEST, "temperature": 1e-39, "seed": 1}).status_code == 200
     assert client.post("/v1/completions", json=REQUEST).status_code == 200
 
 

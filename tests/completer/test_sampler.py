@@ -224,6 +224,11 @@ def test_seeded_sampling_is_deterministic(scheduler):
     assert a.text == b.text and a.text != c.text
 
 
+def test_a_vanishing_temperature_samples_the_top_token_instead_of_failing(scheduler):
+    out = complete(scheduler, "for i in range(", "):\n    pass\n", temperature=1e-39, seed=1, max_tokens=8)
+    assert out.stats["forward_passes"] >= 1 and out.stats["committed_tokens"] >= 1
+
+
 def test_greedy_is_deterministic_and_reports_stats(scheduler):
     a = complete(scheduler, "for i in range(", "):\n    pass\n", max_tokens=16)
     b = complete(scheduler, "for i in range(", "):\n    pass\n", max_tokens=16)
@@ -239,6 +244,8 @@ def test_greedy_is_deterministic_and_reports_stats(scheduler):
     (dict(span="paragraph"), "span kind"),
     (dict(threshold=None, steps=0), "steps"),
     (dict(refresh_every=-1), "refresh interval"),
+    (dict(temperature=1.0, seed=2**64), "seed must be a whole number"),
+    (dict(temperature=1.0, seed=-1), "seed must be a whole number"),
 ])
 def test_bad_settings_are_rejected(scheduler, settings, message):
     with pytest.raises(BadInput, match=message):

@@ -118,6 +118,24 @@ def test_a_failing_draft_callback_breaks_neither_its_request_nor_the_scheduler(s
     assert scheduler.complete("b = ", "\n", DenoiseSettings(max_tokens=6))
 
 
+def test_a_request_that_cannot_start_fails_alone_and_the_worker_keeps_serving(scheduler, monkeypatch):
+    import completer.scheduler as module
+
+    real, calls = module.Denoiser, []
+
+    def broken(*args, **kwargs):
+        if not calls:
+            calls.append(1)
+            raise ValueError("Overflow when unpacking long long")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, "Denoiser", broken)
+    with pytest.raises(ValueError, match="Overflow"):
+        scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6))
+    assert scheduler.worker.is_alive()
+    assert scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6)).stats["forward_passes"] >= 1
+
+
 def test_a_failing_pass_fails_its_requests_and_the_next_request_is_served(scheduler, monkeypatch):
     original = scheduler.batch.step
     calls = []
