@@ -43,8 +43,11 @@ class PrefixCache:
     def __init__(self, max_tokens: int = DEFAULT_TOKENS) -> None:
         self.max_tokens = max_tokens
         self.entries: OrderedDict[int, Entry] = OrderedDict()  # oldest first
-        self.tokens = 0
         self.next_key = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(len(entry.ids) for entry in self.entries.values())
 
     def put(self, ids: list[int], k: Tensor, v: Tensor) -> None:
         """Keep a copy of a prefix's keys/values ``k``, ``v`` [layers, kv_heads, P, head_dim]."""
@@ -53,12 +56,11 @@ class PrefixCache:
         entry = Entry(torch.tensor(ids), k.clone(), v.clone())
         for key, old in list(self.entries.items()):
             if len(old.ids) <= len(entry.ids) and shared_length(old.ids, entry.ids) == len(old.ids):
-                self.drop(key)
+                del self.entries[key]
         self.entries[self.next_key] = entry
         self.next_key += 1
-        self.tokens += len(ids)
         while self.tokens > self.max_tokens:
-            self.drop(next(iter(self.entries)))
+            self.entries.popitem(last=False)
 
     def match(self, ids: list[int]) -> tuple[Entry | None, int]:
         """The entry sharing the most leading tokens with ``ids``, and how many (None, 0 below MIN_REUSE)."""
@@ -72,6 +74,3 @@ class PrefixCache:
             return None, 0
         self.entries.move_to_end(best)
         return self.entries[best], length
-
-    def drop(self, key: int) -> None:
-        self.tokens -= len(self.entries.pop(key).ids)
