@@ -7,6 +7,7 @@ stays well under a second; the files are the ordinary Hugging Face ones.
 from __future__ import annotations
 
 import json
+import re
 from functools import cached_property
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from .errors import ModelLoadError
 # Qwen2's pre-tokenisation split, needed only for checkpoints that ship vocab.json + merges.txt.
 QWEN2_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"
                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 END_TOKEN_NAMES = ("<|endoftext|>", "<|im_end|>", "<|eot_id|>", "<|end_of_text|>", "</s>", "<|eos|>")
 
 
@@ -29,7 +31,7 @@ class Tokenizer:
         self.bos_id = bos_id
 
     def encode(self, text: str) -> list[int]:
-        return self.backend.encode(text, add_special_tokens=False).ids
+        return self.backend.encode(without_lone_surrogates(text), add_special_tokens=False).ids
 
     def decode(self, ids: list[int]) -> str:
         return self.backend.decode(ids, skip_special_tokens=False)
@@ -42,6 +44,14 @@ class Tokenizer:
     @cached_property
     def newline_ids(self) -> list[int]:
         return [i for i, t in enumerate(self.token_texts) if "\n" in t and i not in self.end_ids]
+
+
+def without_lone_surrogates(text: str) -> str:
+    """Lone UTF-16 halves (a broken paste, a bad client) as U+FFFD: tokenizers and tree-sitter take only real text.
+
+    One character for one keeps every offset.
+    """
+    return LONE_SURROGATE.sub("\ufffd", text)
 
 
 def _special(config: dict, key: str) -> str | None:

@@ -14,6 +14,7 @@ from functools import cache
 from tree_sitter import Language, Node, Parser, Tree
 
 from completer.budget import split
+from completer.tokenizer import without_lone_surrogates
 
 # LSP languageId -> tree-sitter-language-pack grammar name.
 GRAMMARS = {
@@ -59,6 +60,10 @@ STATEMENT_CONTAINERS = {
     "interface_body", "enum_body", "switch_body", "constructor_body",
 }
 
+# No token of a code tokenizer spans more characters than this (runs of spaces aside), so a window of
+# `budget` tokens never holds more than budget * MAX_CHARS_PER_TOKEN characters.
+MAX_CHARS_PER_TOKEN = 16
+
 SNAP_ROWS = 8  # how many rows a window edge may give up to land on a statement start
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -93,12 +98,14 @@ def build_context(
 ) -> Context:
     """Cut prefix/suffix windows around `offset` within `budget` tokens, split as `completer.budget` says."""
     grammar = GRAMMARS.get(language_id)
+    source, offset = clip_long_lines(without_lone_surrogates(source), offset, max(budget, 1) * MAX_CHARS_PER_TOKEN)
     tree = parser_for(grammar).parse(source.encode()) if grammar else None
     lines = source.split("\n")
     row = source.count("\n", 0, offset)
     column = offset - (source.rfind("\n", 0, offset) + 1)
     line_prefix, line_suffix = lines[row][:column], lines[row][column:]
-    boundaries = statement_rows(tree, lines) if tree else set(range(len(lines)))
+    reach = range(max(row - budget - SNAP_ROWS, 0), min(row + budget + SNAP_ROWS + 1, len(lines)))  # each row costs a token
+    boundaries = statement_rows(tree, lines, reach) if tree else set(reach)
 
     left_share, right_share = split(budget)
     prefix_budget = left_share - count_tokens(line_prefix)
@@ -130,6 +137,23 @@ def build_context(
         open_brackets=open_brackets(prefix, comment),
         comment=comment,
     )
+
+
+def clip_long_lines(source: str, offset: int, limit: int) -> tuple[str, int]:
+    """`source` with every line cut to `limit` characters (the cursor's line to `limit` each side of the
+    cursor) and the cursor's new offset.
+
+    No window can hold more than `limit` characters, so nothing is lost to the model, while a 1 MB
+    minified line would otherwise be tokenized, scanned and parsed whole on every keystroke.
+    """
+    lines = source.split("\n")
+    if max(map(len, lines)) <= limit:
+        return source, offset
+    row = source.count("\n", 0, offset)
+    column = offset - (source.rfind("\n", 0, offset) + 1)
+    left = max(column - limit, 0)
+    lines = [line[:limit] for line in lines[:row]] + [lines[row][left : column + limit]] + [line[:limit] for line in lines[row + 1 :]]
+    return "\n".join(lines), sum(len(line) + 1 for line in lines[:row]) + column - left
 
 
 @cache
@@ -164,10 +188,11 @@ def window_end(lines: list[str], row: int, budget: int, count_tokens: Callable[[
     return max((r for r in boundaries if max(row + 1, end - SNAP_ROWS) < r <= end), default=end)
 
 
-def statement_rows(tree: Tree, lines: list[str]) -> set[int]:
-    """Rows whose first token starts a statement (a child of a statement container)."""
+def statement_rows(tree: Tree, lines: list[str], reach: range) -> set[int]:
+    """Rows in `reach` whose first token starts a statement (a child of a statement container)."""
     rows = set()
-    for row, line in enumerate(lines):
+    for row in reach:
+        line = lines[row]
         stripped = line.lstrip()
         if not stripped:
             continue

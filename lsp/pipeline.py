@@ -66,7 +66,7 @@ def context(model: Model, document: str, offset: int, language_id: str, options:
         excess = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix) - budget
         if excess <= 0 or target <= 0:
             return ctx
-        target = max(target - excess, 0)
+        target = max(target - excess, target // 2)  # halving at most: a cut long line converges instead of vanishing
 
 
 def start(model: Model, ctx: Context, options: Options, on_draft: Callable[[str], None] | None = None,

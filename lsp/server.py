@@ -6,19 +6,25 @@ and a model that cannot be loaded is reported to the user while the server
 keeps answering (with no suggestions).
 """
 
+import asyncio
 import logging
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from threading import Event
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.workspace import TextDocument
+from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from completer.errors import Cancelled, CompleterError, ModelLoadError
+from lsp.documents import Document, Documents, document_key, units
 from lsp.postprocess import Edit
 from lsp.service import Completer
 from lsp.settings import Settings
+from lsp.transport import CHUNK_BYTES, Framer, serve as serve_stream
 
 logger = logging.getLogger("completer.lsp")
 
@@ -27,19 +33,43 @@ DRAFT = "completer/draft"
 
 
 class CompleterProtocol(LanguageServerProtocol):
-    """Answers a request whose params do not parse with InvalidParams, instead of leaving the client waiting."""
+    """pygls's protocol with `lsp.documents` as its document store, and no traceback sent to the client
+    (a failing handler's error says what failed; the log says the rest)."""
 
-    def structure_message(self, data: dict[str, Any]) -> Any:
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as error:
-            if "id" in data and "method" in data:
-                self._send_response(data["id"], error=JsonRpcInvalidParams(f"bad params for {data['method']}: {error}").to_response_error())
-            raise
+    @property
+    def documents(self) -> Documents:
+        return self._server.documents
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams) -> Iterator:
+        self.documents.put(params.text_document)
+        yield from self.user_handler(types.TEXT_DOCUMENT_DID_OPEN, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Iterator:
+        if not self.documents.change(params, self.workspace.position_encoding):
+            self._server.log(logging.WARNING, f"didChange for {params.text_document.uri}, which is not open: ignored")
+        yield from self.user_handler(types.TEXT_DOCUMENT_DID_CHANGE, params)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Iterator:
+        self.documents.close(params.text_document.uri)
+        yield from self.user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
+
+    def user_handler(self, method: str, params: Any) -> Iterator:
+        """pygls's way to run the server's own handler after a built-in one."""
+        if (handler := self.fm.features.get(method)) is not None:
+            yield handler, (params,), None
+
+    def _send_response(self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None) -> None:
+        if error is not None and error.code == JsonRpcInternalError.CODE:
+            error = types.ResponseError(code=error.code, message=error.message)
+        super()._send_response(msg_id, result, error)
 
 
 class CompleterServer(LanguageServer):
     def __init__(self) -> None:
+        self.documents = Documents()  # before the protocol, which reads it while registering its features
         super().__init__("completer", "0.1.0", protocol_cls=CompleterProtocol)
         self.completer = Completer(Settings())
 
@@ -52,6 +82,54 @@ class CompleterServer(LanguageServer):
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Unreadable messages and failed handlers: log them and keep serving (no pop-up for a client's bad input)."""
         self.log(logging.ERROR, f"could not handle a message ({source.__name__}): {error!r}; still serving")
+
+    def report_bad_input(self, problem: str) -> None:
+        self.log(logging.WARNING, f"bad input from the client: {problem}; still serving")
+
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> None:
+        """Serve over stdio with `lsp.transport`'s reader in place of pygls's."""
+        stdin = stdin or sys.stdin.buffer
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+
+        def read() -> Awaitable[bytes]:
+            return asyncio.get_running_loop().run_in_executor(self.thread_pool, stdin.read1, CHUNK_BYTES)
+
+        self.run_until_closed(lambda: self.serve_stream(read))
+
+    def start_tcp(self, host: str, port: int) -> None:
+        """Serve one client at a time over TCP with `lsp.transport`'s reader."""
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)
+            try:
+                await self.serve_stream(lambda: reader.read(CHUNK_BYTES))
+            except SystemExit:  # `exit` (pygls leaves by sys.exit): the listener below stops instead
+                pass
+            finally:
+                self.shutdown()
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(connection, host, port)
+            async with self._server:
+                await self._server.serve_forever()
+
+        self.run_until_closed(listen)
+
+    def run_until_closed(self, main: Callable[[], Awaitable[Any]]) -> None:
+        """Run `main` on a fresh event loop; the client leaving or `exit` ends it quietly."""
+        self._stop_event = Event()
+        try:
+            asyncio.run(main())
+        except BrokenPipeError:
+            logger.error("the client closed the connection; shutting down")
+        except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
+            pass
+        finally:
+            self.shutdown()
+
+    async def serve_stream(self, read: Callable[[], Awaitable[bytes]]) -> None:
+        await serve_stream(Framer(read, self.report_bad_input), self.protocol, self.report_bad_input,
+                           running=lambda: not self._stop_event.is_set())
 
     def apply_settings(self, options: Any) -> bool:
         """Apply the `completer` settings; returns True when the model must be loaded again (model or threads changed)."""
@@ -104,24 +182,26 @@ async def did_change_configuration(ls: CompleterServer, params: types.DidChangeC
 
 @SERVER.feature(types.TEXT_DOCUMENT_DID_CLOSE)
 def did_close(ls: CompleterServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.completer.forget(params.text_document.uri)
+    ls.completer.forget(document_key(params.text_document.uri))
 
 
 @SERVER.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
 async def inline_completion(ls: CompleterServer, params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
     uri = params.text_document.uri
-    document = ls.workspace.text_documents.get(uri)
+    document = ls.documents.get(uri)
     if document is None:
         ls.log(logging.WARNING, f"inlineCompletion for {uri}, which is not open: no suggestion")
         return None
-    offset, position = cursor(document, params.position)
+    encoding = ls.workspace.position_encoding
+    offset, position = cursor(document, params.position, encoding)
+    text = document.text
 
     def send_draft(edit: Edit) -> None:
         draft = {"uri": uri, "version": document.version, "position": {"line": position.line, "character": position.character}, "text": edit.text}
         ls.protocol.notify(DRAFT, draft)
 
     try:
-        edit = await ls.completer.complete(uri, document.source, offset, document.language_id or "", on_draft=send_draft)
+        edit = await ls.completer.complete(document_key(uri), text, offset, document.language_id or "", on_draft=send_draft)
     except Cancelled:
         return None
     except CompleterError as error:
@@ -131,8 +211,7 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
         return types.InlineCompletionList(items=[])
     # Always a range: without one VS Code takes the word at the cursor as the range and drops the item
     # unless it starts with that word (after `math.pi|` or before `)`). Zero-width inserts at the cursor.
-    replaced = document.source[offset : offset + edit.replace]
-    end = types.Position(position.line, position.character + document.position_codec.client_num_units(replaced))
+    end = types.Position(position.line, position.character + units(text[offset : offset + edit.replace], encoding))
     item = types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end))
     return types.InlineCompletionList(items=[item])
 
@@ -143,27 +222,23 @@ def stats(ls: CompleterServer, params: Any) -> dict:
     return ls.completer.stats()
 
 
-def cursor(document: TextDocument, position: types.Position) -> tuple[int, types.Position]:
-    """Offset into document.source for an LSP position, and the position clamped to its line (as LSP asks).
+def cursor(document: Document, position: types.Position, encoding: str) -> tuple[int, types.Position]:
+    """Offset into the document for an LSP position, and the position clamped to its line (as LSP asks).
 
     A line outside the document is an InvalidParams error.
     """
-    lines = document.source.split("\n")
-    if not 0 <= position.line < len(lines) or position.character < 0:
-        raise JsonRpcInvalidParams(f"position {position.line}:{position.character} is outside {document.uri} ({len(lines)} lines)")
-    line = lines[position.line].removesuffix("\r")
-    column, units = 0, 0
-    while column < len(line) and units < position.character:
-        units += document.position_codec.client_num_units(line[column])
-        column += 1
-    offset = sum(len(text) + 1 for text in lines[: position.line]) + column
-    return offset, types.Position(position.line, units)
+    offset = document.offset(position, encoding) if position.line >= 0 and position.character >= 0 else None
+    if offset is None:
+        lines = document.text.count("\n") + 1
+        raise JsonRpcInvalidParams(f"position {position.line}:{position.character} is outside {document.uri} ({lines} lines)")
+    line_start = document.text.rfind("\n", 0, offset) + 1
+    return offset, types.Position(position.line, units(document.text[line_start:offset], encoding))
 
 
 def serve(transport: str, host: str | None = None, port: int | None = None, model: str | None = None,
           log_file: str | None = None, threads: int | None = None) -> None:
     """Run the server until the client exits. transport: "stdio" or "tcp" (then host and port)."""
-    logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("pygls").setLevel(logging.CRITICAL + 1)  # it logs a traceback per bad message; ours logs one line
     logger.setLevel(logging.INFO)
     if log_file:
         handler = logging.FileHandler(log_file, encoding="utf-8")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lsp.context import build_context
+from lsp.context import MAX_CHARS_PER_TOKEN, build_context, clip_long_lines
 
 
 def at_cursor(marked: str, language_id: str, budget: int = 1024):
@@ -89,3 +89,31 @@ def test_window_edges_snap_to_statements_not_the_middle_of_a_call():
 def test_tab_indented_documents_get_a_tab_unit():
     assert at_cursor("func f() {\n\tx := 1\n\t|\n}\n", "go").indent_unit == "\t"
     assert at_cursor("def f():\n  x = 1\n  |\n", "python").indent_unit == "  "
+
+
+def test_long_lines_are_cut_by_characters_before_anything_counts_them():
+    """A 1 MB minified line: every string the token counter sees is bounded, and the windows meet at the cursor."""
+    line = ";".join(f"x{i}=function(b){{return b+{i}}}" for i in range(40_000))
+    source = "import a\n" + line + "\nlast()\n"
+    offset = len("import a\n") + len(line) // 2
+    seen = []
+
+    def count(text: str) -> int:
+        seen.append(len(text))
+        return len(text) // 3 + 1
+
+    ctx = build_context(source, offset, "javascript", 256, count)
+    assert max(seen) <= 2 * 256 * MAX_CHARS_PER_TOKEN + 1  # the cursor's line, both sides of it
+    assert line[: len(line) // 2].endswith(ctx.line_prefix) and line[len(line) // 2 :].startswith(ctx.line_suffix)
+    assert ctx.prefix.endswith(ctx.line_prefix) and ctx.suffix.startswith(ctx.line_suffix)
+
+
+def test_clipping_leaves_short_lines_alone_and_keeps_the_cursor_on_its_character():
+    assert clip_long_lines("a\nbc\n", 3, 10) == ("a\nbc\n", 3)
+    source, offset = clip_long_lines("x" * 50 + "\n" + "0123456789" * 5 + "\n", 51 + 25, 10)
+    assert source == "x" * 10 + "\n" + "56789012345678901234\n" and source[offset] == "5"
+
+
+def test_lone_surrogates_do_not_break_the_context():
+    ctx = at_cursor("name = '\ud800' + |\n", "python")
+    assert ctx.prefix.endswith("'\ufffd' + ")

@@ -132,7 +132,7 @@ async def test_unknown_document_gets_null(client: LanguageClient):
 
 async def test_garbage_json_is_logged_and_the_server_keeps_serving(client: LanguageClient):
     write_raw(client, b"{this is not json")
-    await wait_for_log(client, "could not handle")
+    await wait_for_log(client, "parse error")
     uri = "file:///after_garbage.py"
     open_document(client, uri, "name = \n")
     assert isinstance(await complete(client, uri, 0, 7), types.InlineCompletionList)
@@ -165,3 +165,17 @@ async def test_disabled_language_gets_no_suggestion_and_bad_settings_are_reporte
     assert any("maxTokens" in message.message for message in client.messages)
     client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"completer": {"languages": ["python"]}}))
     await wait_for_log(client, "languages={'python': True}")
+
+
+async def test_lone_surrogates_and_a_one_megabyte_line_still_get_an_answer(client: LanguageClient):
+    """A broken paste leaves lone UTF-16 halves; minified code is one enormous line."""
+    uri = "file:///odd_text.py"
+    open_document(client, uri, "name = '\ud800' + \n")
+    assert isinstance(await complete(client, uri, 0, 17), types.InlineCompletionList)
+    uri = "file:///minified.js"
+    line = ";".join(f"x{i}=function(b){{return b+{i}}}" for i in range(40_000))
+    open_document(client, uri, line + "\n", "javascript")
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(types.Position(0, 600_000), types.Position(0, 600_000)), text="y=")]))
+    assert isinstance(await complete(client, uri, 0, 600_002), types.InlineCompletionList)
