@@ -292,6 +292,32 @@ async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingRespon
     return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
 
 
+class InternalErrors:
+    """ASGI middleware: an unexpected exception becomes `to_api_error`'s 500 and the connection serves on.
+
+    Starlette's own handler for Exception answers and then re-raises, and uvicorn then drops the
+    keep-alive connection, so the client's next request on it failed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as error:
+            if started or scope["type"] != "http":
+                raise  # half an answer is out: only closing the connection tells the client
+            await to_api_error(error).response()(scope, receive, send)
+
+
 class Gatekeeper:
     """ASGI middleware: checks the bearer token and caps the body size before any route reads the body."""
 
@@ -350,7 +376,8 @@ def create_app(
     slot = ModelSlot(loader)
     app = FastAPI(title="completer", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(Gatekeeper, api_key=api_key, max_body_bytes=max_body_bytes)
-    for kind in (ApiError, CompleterError, HTTPException, Exception):
+    app.add_middleware(InternalErrors)
+    for kind in (ApiError, CompleterError, HTTPException):
         app.add_exception_handler(kind, handle_error)
 
     @app.get("/health")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -387,3 +389,74 @@ def test_serve_refuses_a_non_loopback_host_without_an_api_key(monkeypatch: pytes
 ])
 def test_is_loopback_tells_which_hosts_only_this_machine_reaches(host: str, loopback: bool):
     assert is_loopback(host) is loopback
+
+
+class BrokenScheduler(Scheduler):
+    """The real scheduler with a bug that fires on one prompt: what an unexpected failure does to the connection."""
+
+    def submit(self, prompt, *args, **kwargs):
+        if prompt == "crash":
+            raise RuntimeError("a bug in the server")
+        return super().submit(prompt, *args, **kwargs)
+
+
+def exchange(connection: socket.socket, body: dict) -> tuple[int, dict[str, str], bytes]:
+    """One request and its whole response over an open keep-alive socket."""
+    payload = json.dumps(body).encode()
+    connection.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                       b"Content-Length: %d\r\n\r\n" % len(payload) + payload)
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = connection.recv(65536)
+        assert chunk, f"the server closed the connection; got {received!r}"
+        received += chunk
+    head, _, body_bytes = received.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    while len(body_bytes) < int(headers["content-length"]):
+        chunk = connection.recv(65536)
+        assert chunk, "the server closed the connection mid-body"
+        body_bytes += chunk
+    return int(lines[0].split()[1]), headers, body_bytes
+
+
+@pytest.mark.parametrize("streaming", [False, True], ids=["not streaming", "streaming"])
+def test_an_internal_error_is_a_500_that_leaves_the_keep_alive_connection_serving(engine: Scheduler, streaming: bool):
+    broken = BrokenScheduler(engine.engine)
+    with running(create_app(lambda: broken)) as client:
+        host, port = client.base_url.host, client.base_url.port
+        with socket.create_connection((host, port), timeout=120) as connection:
+            for _ in range(2):
+                status, headers, body = exchange(connection, {**REQUEST, "prompt": "crash", "stream": streaming})
+                assert status == 500 and headers.get("connection") != "close"
+                assert json.loads(body)["error"]["type"] == "server_error"
+                assert "a bug" not in body.decode()  # the reason goes to the log, not to the client
+            status, _, body = exchange(connection, REQUEST)
+            assert status == 200 and json.loads(body)["object"] == "text_completion"
+    broken.close()
+
+
+def fuzzed_body(rng) -> bytes:
+    """A request body as a careless or hostile client might send it: mostly JSON, fields of any type."""
+    values = [None, True, 0, -1, 7, 2**64, 2**70, 1e-39, 1e308, -0.0, 2.5, "", "x", "\ud800", "😋" * 50, [], {}, [1, "a"], {"a": {"b": []}}]
+    body = {"prompt": rng.choice(["def f(x):\n    return ", "", "\ud800 = ", "x" * 5000])}
+    for field in rng.sample(["suffix", "max_tokens", "temperature", "seed", "model", "stream", "effort", "top_p", "prompt"], rng.randint(0, 2)):
+        body[field] = rng.choice(values + {"max_tokens": [1, 4], "temperature": [0.0, 0.7], "effort": ["low", "high"]}.get(field, []))
+    if rng.random() < 0.3:
+        body["max_tokens"] = rng.choice([1, 2, 4])
+    raw = json.dumps(body).encode()
+    return rng.choice([raw, raw, raw, raw[: rng.randint(0, len(raw))], b"NaN", b'{"prompt": "a", "temperature": NaN}',
+                       b"[" * 5000 + b"]" * 5000, b'{"prompt": "a", "max_tokens": 1e400}', raw + b"garbage"])
+
+
+def test_fuzzed_bodies_never_get_a_5xx_and_the_connection_keeps_serving(client: httpx.Client):
+    rng = random.Random(7)
+    statuses = {}
+    for _ in range(300):
+        body = fuzzed_body(rng)
+        response = client.post(rng.choice(["/v1/completions", "/v1/fim/completions"]), content=body,
+                               headers={"Content-Type": rng.choice(["application/json", "text/plain", "application/x-www-form-urlencoded"])})
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        assert response.status_code < 500, (body[:200], response.text[:300])
+    assert set(statuses) <= {200, 400, 404} and statuses.get(200, 0) > 20 and statuses.get(400, 0) > 20, statuses
+    assert client.post("/v1/completions", json=REQUEST).status_code == 200
