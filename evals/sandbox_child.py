@@ -5,7 +5,9 @@ fresh process. It imports only what it needs so that the program cannot reach mo
 guard has to keep out (`_posixsubprocess` in particular) through `sys.modules`.
 
 Usage: sandbox_child.py PROGRAM_FILE RESULT_FD CPU_SECONDS MEMORY_BYTES FILE_BYTES
-The outcome goes to RESULT_FD as one line: "passed", or "failed: <exception>".
+The verdict is the exit status: PASSED_EXIT once the program ran to its end, 1 after it raised
+(then "failed: <exception>" goes to RESULT_FD, for the report only). Exiting skips the program's
+atexit handlers and finalizers, so none of its code runs after the verdict.
 """
 
 import os
@@ -28,6 +30,7 @@ MUTATING_EVENTS = {
     "os.setxattr", "os.removexattr", "shutil.rmtree",
 }
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+PASSED_EXIT = 97  # not 0: a completion that calls os._exit(0) before its tests must not pass
 
 
 def set_limits(cpu_seconds: int, memory_bytes: int, file_bytes: int) -> None:
@@ -98,12 +101,21 @@ def main() -> None:
         source = f.read()
     set_limits(int(cpu), int(memory), int(file_size))
     sys.addaudithook(make_guard(os.path.realpath(os.getcwd())))
-    outcome = "passed"
     try:
         exec(compile(source, "program.py", "exec"), {"__name__": "__main__"})
     except BaseException as error:  # SystemExit too: the program must run to its end
-        outcome = f"failed: {describe(error)}"
-    os.write(int(result_fd), outcome[:1000].encode("utf-8", "replace"))
+        os.write(int(result_fd), f"failed: {describe(error)}"[:1000].encode("utf-8", "replace"))
+        finish(1)
+    finish(PASSED_EXIT)
+
+
+def finish(code: int) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # the program closed or replaced it
+            pass
+    os._exit(code)
 
 
 if __name__ == "__main__":

