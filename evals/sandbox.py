@@ -70,7 +70,8 @@ def run_python(source: str, limits: Limits = Limits()) -> RunResult:
             try:
                 child_args = [str(reports_write), str(math.ceil(limits.timeout_s) + 1), str(limits.memory_bytes), str(limits.file_bytes)]
                 if bubblewrap_problem() is None:
-                    command, cwd = namespaced(program.fileno(), child_args, limits), None
+                    inner = ["-I", "-S", "-B", "/harness/sandbox_child.py", f"{WORKDIR}/program.py", *child_args]
+                    command, cwd = namespaced(program.fileno(), inner, limits), None
                 else:
                     Path(host_dir, "program.py").write_bytes(program.read())
                     command, cwd = guarded(str(Path(host_dir, "program.py")), child_args), host_dir
@@ -107,8 +108,9 @@ def python_dirs() -> list[str]:
     return sorted(d for d in dirs if not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS))
 
 
-def namespaced(program_fd: int, child_args: list[str], limits: Limits) -> list[str]:
-    """The bubblewrap command that runs sandbox_child.py on the program (read from `program_fd`)."""
+def namespaced(program_fd: int, python_args: list[str], limits: Limits) -> list[str]:
+    """The bubblewrap command that runs the interpreter with `python_args`, the program (read from
+    `program_fd`) at /sandbox/program.py and sandbox_child.py at /harness/sandbox_child.py."""
     view: list[str] = []
     for top in SYSTEM_DIRS:
         if os.path.islink(top):
@@ -130,7 +132,7 @@ def namespaced(program_fd: int, child_args: list[str], limits: Limits) -> list[s
         "--ro-bind-data", str(program_fd), f"{WORKDIR}/program.py",
         "--remount-ro", "/", "--chdir", WORKDIR, "--clearenv",
         "--setenv", "PATH", "/usr/bin:/bin", "--setenv", "HOME", WORKDIR, "--setenv", "TMPDIR", WORKDIR, "--setenv", "LANG", "C.UTF-8",
-        "--", os.path.realpath(sys.executable), "-I", "-S", "-B", "/harness/sandbox_child.py", f"{WORKDIR}/program.py", *child_args,
+        "--", os.path.realpath(sys.executable), *python_args,
     ]
 
 
@@ -147,8 +149,7 @@ def bubblewrap_problem() -> str | None:
         problem = "bubblewrap is not installed (apt-get install bubblewrap)"
     else:
         with tempfile.TemporaryFile() as empty:
-            probe = namespaced(empty.fileno(), ["2", "5", str(2 * 1024**3), str(2**20)], Limits())
-            probe[probe.index("--") + 1 :] = [os.path.realpath(sys.executable), "-I", "-S", "-c", "pass"]
+            probe = namespaced(empty.fileno(), ["-I", "-S", "-c", "pass"], Limits())
             try:
                 result = subprocess.run(probe, pass_fds=(empty.fileno(),), capture_output=True, timeout=30)
                 if result.returncode != 0:

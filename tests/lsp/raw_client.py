@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,25 +70,20 @@ class RawClient:
 
     def wait_for(self, message_id: Any, timeout: float = 60) -> dict:
         """The first reply to `message_id`, waiting up to `timeout` seconds for it."""
-        deadline = time.monotonic() + timeout
-        with self.lock:
-            while True:
-                if found := [reply for reply in self.replies if reply.get("id") == message_id]:
-                    return found[0]
-                if (left := deadline - time.monotonic()) <= 0:
-                    raise AssertionError(f"no reply to {message_id!r}; last replies: {self.replies[-5:]}")
-                self.lock.wait(left)
+        return self.first(lambda: [reply for reply in self.replies if reply.get("id") == message_id], timeout, f"no reply to {message_id!r}")
 
     def wait_for_log(self, needle: str, timeout: float = 60) -> str:
         """The first window/logMessage containing `needle`."""
+        return self.first(lambda: [line for line in self.logs if needle in line], timeout, f"the server never logged {needle!r}")
+
+    def first(self, found: Callable[[], list], timeout: float, failure: str) -> Any:
         deadline = time.monotonic() + timeout
         with self.lock:
-            while True:
-                if found := [line for line in self.logs if needle in line]:
-                    return found[0]
+            while not (items := found()):
                 if (left := deadline - time.monotonic()) <= 0:
-                    raise AssertionError(f"the server never logged {needle!r}; it logged {self.logs[-5:]}")
+                    raise AssertionError(f"{failure}; last replies: {self.replies[-5:]}, logs: {self.logs[-5:]}")
                 self.lock.wait(left)
+            return items[0]
 
     def ask(self, message_id: Any, method: str, params: Any = None) -> dict:
         self.send(request(message_id, method, params))
