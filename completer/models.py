@@ -1,14 +1,17 @@
 """Where a `model` setting leads: a local checkpoint run by our scheduler, or a remote endpoint.
 
-Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop) -> Job`, `name`,
-`count_tokens`, `context_budget`, `complete`, `close`. Front ends open models only here.
+Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop) -> Job`, `score(prefix,
+region, suffix) -> Future[list[TokenScore]]` (a local model only: a remote one raises CompleterError),
+`name`, `count_tokens`, `context_budget`, `complete`, `close`. Front ends open models only here.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Callable, Protocol
 
 from .engine import Completion
+from .likelihood import TokenScore
 from .sampler import DenoiseSettings
 from .scheduler import Job, Scheduler
 
@@ -26,6 +29,8 @@ class Model(Protocol):
 
     def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
                  on_draft: Callable[[str], None] | None = None) -> Completion: ...
+
+    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]: ...
 
     def close(self) -> None: ...
 

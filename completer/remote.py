@@ -77,6 +77,10 @@ class RemoteModel:
                  on_draft: Callable[[str], None] | None = None) -> Completion:
         return self.submit(prefix, suffix, settings, on_draft).result()
 
+    def score(self, prefix: str, region: str, suffix: str):
+        raise CompleterError(f"remote model {self.name}: next-edit suggestions read the probability of every "
+                             "token, which a completions endpoint does not give; use a local model")
+
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()

@@ -25,7 +25,8 @@ import torch
 
 from . import budget
 from .engine import Completion, Engine
-from .errors import Cancelled
+from .errors import BadInput, Cancelled
+from .likelihood import TokenScore, token_probs
 from .model import ContextCache, Transformer
 from .prefix_cache import PrefixCache
 from .sampler import DenoiseSettings, Denoiser, batch_pass
@@ -162,6 +163,7 @@ class Scheduler:
         self.batch = Batch(engine.model)
         self.jobs: dict[int, Job] = {}  # id(state) -> its job
         self.waiting: deque[tuple[Job, Callable[[], Denoiser]]] = deque()
+        self.calls: deque[tuple[Future, Callable[[], object]]] = deque()  # other model work, run between passes
         self.wakeup = threading.Condition()
         self.closed = False
         self.passes = 0  # batched passes run: the benchmark and tests read it
@@ -215,6 +217,29 @@ class Scheduler:
         """Blocking: submit and wait (the CLI, scripts)."""
         return self.submit(prefix, suffix, settings, on_draft).result()
 
+    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
+        """How likely each token of ``region`` is between ``prefix`` and ``suffix`` (`completer.likelihood`),
+        with character offsets into ``region``; run on the worker thread between two passes."""
+        tok = self.engine.tokenizer
+        ids, offsets = tok.encode_offsets(region)
+        window = self.engine.model.config.max_seq_len
+        if len(ids) >= window:
+            raise BadInput(f"cannot score {len(ids)} tokens at once: the model's window is {window}")
+        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
+                                                     self.context_budget(len(ids)))
+
+        def run() -> list[TokenScore]:
+            probs = token_probs(self.engine.model, tok, prefix_ids, ids, suffix_ids)
+            return [TokenScore(start, end, prob) for (start, end), prob in zip(offsets, probs)]
+
+        future: Future[list[TokenScore]] = Future()
+        with self.wakeup:
+            if self.closed:
+                raise RuntimeError("the scheduler is closed")
+            self.calls.append((future, run))
+            self.wakeup.notify()
+        return future
+
     def close(self) -> None:
         with self.wakeup:
             self.closed = True
@@ -225,7 +250,7 @@ class Scheduler:
     def run(self) -> None:
         while True:
             with self.wakeup:
-                while not self.waiting and not self.batch.states and not self.closed:
+                while not self.waiting and not self.calls and not self.batch.states and not self.closed:
                     self.wakeup.wait()
                 if self.closed:
                     self.fail_all(Cancelled("the server is shutting down"))
@@ -233,6 +258,9 @@ class Scheduler:
                 admitted = []
                 while self.waiting and len(self.batch.states) + len(admitted) < self.capacity:
                     admitted.append(self.waiting.popleft())
+                calls, self.calls = self.calls, deque()
+            for future, call in calls:
+                run_call(future, call)
             for job, make in admitted:
                 if job.stopped():
                     job.fail(Cancelled("cancelled before it started"))
@@ -246,6 +274,8 @@ class Scheduler:
                 self.jobs[id(state)] = job
                 self.batch.add(state)
             self.drop_stopped()
+            if not self.batch.states:
+                continue
             try:
                 finished = self.batch.step()
                 self.passes += 1
@@ -270,6 +300,21 @@ class Scheduler:
         for job, _ in self.waiting:
             job.fail(error)
         self.waiting.clear()
+        for future, _ in self.calls:
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(error)
+        self.calls.clear()
+
+
+def run_call(future: Future, call: Callable[[], object]) -> None:
+    """Run one piece of model work for its future; a failure fails that future alone."""
+    if not future.set_running_or_notify_cancel():
+        return
+    try:
+        future.set_result(call())
+    except Exception as error:
+        log.error("a model call failed", exc_info=error)
+        future.set_exception(error)
 
 
 def guarded(on_draft: Callable[[str], None]) -> Callable[[str], None]:

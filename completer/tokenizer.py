@@ -33,6 +33,11 @@ class Tokenizer:
     def encode(self, text: str) -> list[int]:
         return self.backend.encode(without_lone_surrogates(text), add_special_tokens=False).ids
 
+    def encode_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids and the characters [start, end) of ``text`` each one covers."""
+        encoding = self.backend.encode(without_lone_surrogates(text), add_special_tokens=False)
+        return encoding.ids, encoding.offsets
+
     def decode(self, ids: list[int]) -> str:
         return self.backend.decode(ids, skip_special_tokens=False)
 
