@@ -7,7 +7,8 @@ suggestion. Here positions convert through codec calls and every lookup decodes 
 Lines end at "\n" (a "\r" before it belongs to no column), as the rest of the server counts them.
 """
 
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -56,12 +57,21 @@ def line_bounds(text: str, line: int) -> tuple[int, int] | None:
     return start, end - 1 if end > start and text[end - 1] == "\r" else end
 
 
+RECENT_EDITS = 8  # edits a document remembers for next-edit suggestions
+
+
 @dataclass
 class Document:
     uri: str  # as the client opened it
     text: str
     version: int
     language_id: str
+    recent: deque[int] = field(default_factory=lambda: deque(maxlen=RECENT_EDITS))  # where the newest edits are, oldest first
+
+    def position(self, offset: int, encoding: str) -> types.Position:
+        """The LSP position of an offset."""
+        line_start = self.text.rfind("\n", 0, offset) + 1
+        return types.Position(self.text.count("\n", 0, offset), units(self.text[line_start:offset], encoding))
 
     def offset(self, position: types.Position, encoding: str) -> int | None:
         """The offset of an LSP position, its character clamped to the line (as LSP asks); None past the last line."""
@@ -75,12 +85,23 @@ class Document:
         """One content change: a range replaced, or (without a range) the whole text. A range past the end appends."""
         if not isinstance(change, types.TextDocumentContentChangePartial):
             self.text = change.text
+            self.recent.clear()  # a whole new text: where earlier edits were says nothing about it
             return
         start = self.offset(change.range.start, encoding)
         end = self.offset(change.range.end, encoding)
         start = len(self.text) if start is None else start
         end = len(self.text) if end is None else max(end, start)
         self.text = self.text[:start] + change.text + self.text[end:]
+        self.remember(start, end, len(change.text))
+
+    def remember(self, start: int, end: int, inserted: int) -> None:
+        """Record an edit of [start, end) to ``inserted`` characters: earlier ones move with the text after them,
+        and one on the same line is replaced (typing a word is one edit, not one per key)."""
+        moved = [r + inserted - (end - start) if r >= end else min(r, start + inserted) for r in self.recent]
+        line = self.text.rfind("\n", 0, start)
+        self.recent.clear()
+        self.recent.extend(r for r in moved if self.text.rfind("\n", 0, r) != line)
+        self.recent.append(start)
 
 
 class Documents:

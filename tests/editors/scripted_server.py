@@ -11,26 +11,32 @@ The script: {"start_delay_ms": 0, "exit_at_start": false, "rules": [RULE, ...]},
 The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
 callback `pause_ms` apart, then `text` is returned, with `{effort}` replaced by the effort level the
 request was decoded at (so a test sees an editor's setting arrive). No rule: an empty infill.
+`"unlikely": ["word", ...]` scores those words (whole words) as all but impossible and every other
+token as likely, so a next edit re-masks them and the rules say what it writes there.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from completer.engine import Completion
 from completer.errors import Cancelled
+from completer.likelihood import TokenScore
 from completer.scheduler import Job
 
 
 @dataclass
 class ScriptedModel:
     rules: list[dict]
+    unlikely: list[str] = field(default_factory=list)
     name: str = "scripted"
 
     def count_tokens(self, text: str) -> int:
@@ -59,6 +65,12 @@ class ScriptedModel:
                 on_draft(draft)
         job.resolve(Completion(rule["text"].replace("{effort}", effort), {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
+    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
+        future: Future[list[TokenScore]] = Future()
+        future.set_result([TokenScore(m.start(), m.end(), 1e-6 if m.group() in self.unlikely else 0.9)
+                           for m in re.finditer(r"\w+|\s+|[^\w\s]+", region)])
+        return future
+
     def close(self) -> None:
         pass
 
@@ -71,7 +83,7 @@ def main() -> None:
     import lsp.service
     from lsp.server import serve
 
-    model = ScriptedModel(script.get("rules", []))
+    model = ScriptedModel(script.get("rules", []), script.get("unlikely", []))
     lsp.service.open_model = lambda spec=None, threads=None: model  # the one seam: no checkpoint to load
     serve("stdio")
 

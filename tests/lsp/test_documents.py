@@ -49,3 +49,20 @@ def test_a_document_is_found_under_any_spelling_of_its_uri_and_changes_to_unknow
     assert documents.open == {}
     params = types.DidChangeTextDocumentParams(types.VersionedTextDocumentIdentifier(uri="file:///never.py", version=2), [])
     assert documents.change(params, UTF16) is False
+
+
+def test_recent_edits_are_remembered_where_they_now_are_newest_last():
+    document = Document("file:///a.py", "aaaa\nbbbb\ncccc\n", 1, "python")
+    document.apply(edit((2, 0), (2, 0), "X"), UTF16)  # offset 10
+    document.apply(edit((0, 0), (0, 4), ""), UTF16)  # deletes "aaaa": the first edit moves 4 left
+    assert list(document.recent) == [6, 0]
+    document.apply(edit((1, 1), (2, 3), "yy"), UTF16)  # over the text of the first: that one lands at its end
+    assert document.text == "\nbyycc\n" and list(document.recent) == [0, 2]  # ... on the new edit's line: replaced
+    for k in range(20):
+        document.apply(edit((2, k), (2, k), " "), UTF16)  # typing on a line is one edit
+    assert list(document.recent) == [0, 2, 7 + 19]
+    for row in range(3, 20):
+        document.apply(edit((row, 0), (row, 0), "\n"), UTF16)
+    assert len(document.recent) == 8
+    document.apply(types.TextDocumentContentChangeWholeDocument(text="new\n"), UTF16)
+    assert not document.recent
