@@ -1,6 +1,9 @@
 """The language server: thin LSP handlers over `lsp.service.Completer`.
 
-Speaks LSP 3.18 `textDocument/inlineCompletion` (ghost text) over stdio or TCP.
+Speaks LSP 3.18 `textDocument/inlineCompletion` (ghost text) over stdio or TCP, plus edits beyond
+the cursor (`lsp.edits`): the `completer/nextEdit` request, and the `completer.rewrite` command
+that a "Rewrite selection" code action offers; both answer `{edits: [{range, text}], version}`,
+ranges free to span lines (an inline completion's must stay on one).
 Everything runs on this machine: the model is loaded once, at `initialized`,
 and a model that cannot be loaded is reported to the user while the server
 keeps answering (with no suggestions).
@@ -21,6 +24,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from completer.errors import Cancelled, CompleterError, ModelLoadError
 from lsp.documents import Document, Documents, document_key, units
+from lsp.edits import EditSuggestion
 from lsp.postprocess import Edit
 from lsp.service import Completer
 from lsp.settings import Settings
@@ -30,6 +34,8 @@ logger = logging.getLogger("completer.lsp")
 
 # Sent while a request is denoised when the client asked for drafts: {uri, version, position, text}.
 DRAFT = "completer/draft"
+NEXT_EDIT = "completer/nextEdit"  # {textDocument: {uri, version}, position} -> {edits, version}
+REWRITE = "completer.rewrite"  # workspace/executeCommand arguments [{uri, range}] -> {edits, version}
 
 
 class CompleterProtocol(LanguageServerProtocol):
@@ -214,6 +220,115 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
     end = types.Position(position.line, position.character + units(text[offset : offset + edit.replace], encoding))
     item = types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end))
     return types.InlineCompletionList(items=[item])
+
+
+@SERVER.feature(NEXT_EDIT)
+async def next_edit(ls: CompleterServer, params: Any) -> dict:
+    """The edit the model would make near the cursor and the recent edits; none for a stale version."""
+    uri, version, position = document_position(params, NEXT_EDIT)
+    document = ls.documents.get(uri)
+    if document is None or (version is not None and version != document.version):
+        return {"edits": [], "version": version}
+    encoding = ls.workspace.position_encoding
+    offset, _ = cursor(document, position, encoding)
+    return await edits_reply(ls, document, f"next edit at {uri}:{position.line}", lambda stale: ls.completer.next_edit(
+        document.text, offset, document.language_id or "", list(document.recent), stale))
+
+
+@SERVER.command(REWRITE)
+async def rewrite(ls: CompleterServer, *arguments: Any) -> dict:
+    """The selection masked and written again, returned as edits for the client to preview and apply."""
+    arguments = plain(list(arguments))
+    if len(arguments) != 1 or not isinstance(arguments[0], dict) or not isinstance(arguments[0].get("uri"), str):
+        raise JsonRpcInvalidParams(f"{REWRITE} takes one argument {{uri, range}}")
+    uri, selection = arguments[0]["uri"], lsp_range(arguments[0].get("range"), REWRITE)
+    document = ls.documents.get(uri)
+    if document is None:
+        ls.log(logging.WARNING, f"{REWRITE} for {uri}, which is not open: no edit")
+        return {"edits": [], "version": None}
+    encoding = ls.workspace.position_encoding
+    (start, _), (end, _) = cursor(document, selection.start, encoding), cursor(document, selection.end, encoding)
+    if end <= start:
+        return {"edits": [], "version": document.version}
+    return await edits_reply(ls, document, f"rewrite at {uri}:{selection.start.line}", lambda stale: ls.completer.rewrite(
+        document.text, start, end, document.language_id or "", stale))
+
+
+@SERVER.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite]))
+def code_action(ls: CompleterServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+    """Offer "Rewrite selection" for a selection that is not empty."""
+    if params.range.start == params.range.end or ls.documents.get(params.text_document.uri) is None:
+        return []
+    selection = params.range
+    argument = {"uri": params.text_document.uri, "range": {
+        "start": {"line": selection.start.line, "character": selection.start.character},
+        "end": {"line": selection.end.line, "character": selection.end.character}}}
+    command = types.Command(title="Rewrite selection", command=REWRITE, arguments=[argument])
+    return [types.CodeAction(title="Rewrite selection (completer)", kind=types.CodeActionKind.RefactorRewrite, command=command)]
+
+
+async def edits_reply(ls: CompleterServer, document: Document, where: str,
+                      work: Callable[[Callable[[], bool]], Awaitable[EditSuggestion]]) -> dict:
+    """Run edit work while the document stays at its version; its edits as LSP ranges, none once it changed."""
+    version, encoding = document.version, ls.workspace.position_encoding
+
+    def stale() -> bool:
+        return document.version != version or ls.documents.get(document.uri) is not document
+
+    try:
+        suggestion = await work(stale)
+    except Cancelled:
+        return {"edits": [], "version": version}
+    except CompleterError as error:
+        ls.log(logging.WARNING, f"no {where}: {error}")
+        return {"edits": [], "version": version}
+    if stale():
+        return {"edits": [], "version": version}
+    edits = [{"range": {"start": position_json(document, edit.start, encoding), "end": position_json(document, edit.end, encoding)},
+              "text": edit.text} for edit in suggestion.edits]
+    return {"edits": edits, "version": version}
+
+
+def position_json(document: Document, offset: int, encoding: str) -> dict:
+    position = document.position(offset, encoding)
+    return {"line": position.line, "character": position.character}
+
+
+def document_position(params: Any, method: str) -> tuple[str, int | None, types.Position]:
+    """uri, version (None when not given) and position of {textDocument: {uri, version}, position}."""
+    params = plain(params)
+    document = params.get("textDocument") if isinstance(params, dict) else None
+    if not isinstance(document, dict) or not isinstance(document.get("uri"), str):
+        raise JsonRpcInvalidParams(f"{method} needs textDocument.uri")
+    version = document.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise JsonRpcInvalidParams(f"{method}: textDocument.version must be an integer")
+    return document["uri"], version, lsp_position(params.get("position"), method)
+
+
+def plain(value: Any) -> Any:
+    """Params of a custom method as plain JSON values (pygls hands them over as namedtuples)."""
+    if hasattr(value, "_asdict"):
+        value = value._asdict()
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    return value
+
+
+def lsp_position(value: Any, method: str) -> types.Position:
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), int) and not isinstance(value.get(k), bool)
+                                              and value[k] >= 0 for k in ("line", "character")):
+        raise JsonRpcInvalidParams(f"{method} needs a position {{line, character}} of whole numbers >= 0")
+    return types.Position(value["line"], value["character"])
+
+
+def lsp_range(value: Any, method: str) -> types.Range:
+    if not isinstance(value, dict):
+        raise JsonRpcInvalidParams(f"{method} needs a range {{start, end}}")
+    start, end = lsp_position(value.get("start"), method), lsp_position(value.get("end"), method)
+    return types.Range(start, end) if (start.line, start.character) <= (end.line, end.character) else types.Range(end, start)
 
 
 @SERVER.feature("completer/stats")

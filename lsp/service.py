@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 from completer.errors import Cancelled
 from completer.models import Model, open_model
-from lsp import pipeline
+from lsp import edits, pipeline
 from lsp.context import Context
 from lsp.memory import MISSING, LRUCache, Shown, typed_ahead
 from lsp.postprocess import Edit, finish
@@ -97,6 +97,30 @@ class Completer:
         except Cancelled:
             self.counters.cancellations += 1
             raise
+
+    async def next_edit(self, source: str, offset: int, language_id: str, recent: list[int],
+                        stale: Callable[[], bool]) -> edits.EditSuggestion:
+        """The next edit near `offset` and the `recent` edits (`lsp.edits.next_edit`); none for a disabled language."""
+        if not self.settings.enabled(language_id):
+            return edits.EditSuggestion([])
+        options, threshold = self.settings.options(), self.settings.edit_threshold
+        return await self.edit(lambda model: edits.next_edit(model, source, offset, language_id, options, recent,
+                                                             threshold, should_stop=stale))
+
+    async def rewrite(self, source: str, start: int, end: int, language_id: str,
+                      stale: Callable[[], bool]) -> edits.EditSuggestion:
+        """The selection [start, end) written again (`lsp.edits.rewrite`)."""
+        options = self.settings.options()
+        return await self.edit(lambda model: edits.rewrite(model, source, start, end, language_id, options, should_stop=stale))
+
+    async def edit(self, work: Callable[[Model], edits.EditSuggestion]) -> edits.EditSuggestion:
+        """Run blocking edit work on the model in a worker thread (it waits for the scheduler's passes)."""
+        if self.loading is not None and not self.loading.done():
+            await asyncio.wait([self.loading])
+        model = self.model
+        if model is None:
+            return edits.EditSuggestion([])
+        return await asyncio.get_running_loop().run_in_executor(None, work, model)
 
     async def compute(self, uri: str, source: str, offset: int, language_id: str, superseded: Callable[[], bool],
                       on_draft: DraftCallback | None) -> Edit | None:

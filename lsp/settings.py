@@ -4,6 +4,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
+from lsp.edits import DEFAULT_EDIT_THRESHOLD
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
@@ -21,6 +22,7 @@ class Settings:
     listed_only: bool = False  # True when `languages` came as a list: unlisted ids are off
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
     threads: int | None = None  # torch threads of a local model on CPU; None: the engine's default
+    edit_threshold: float = DEFAULT_EDIT_THRESHOLD  # next edits: a token less likely than this may be rewritten
 
     def options(self) -> Options:
         return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold, steps=self.steps,
@@ -56,6 +58,11 @@ class Settings:
             if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold <= 1):
                 raise ValueError(f"completer.threshold must be a number in (0, 1] or null (the effort's), got {threshold!r}")
             changes["threshold"] = threshold
+        if "editThreshold" in options:
+            value = options["editThreshold"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ValueError(f"completer.editThreshold must be a probability in [0, 1] (0: no next edits), got {value!r}")
+            changes["edit_threshold"] = float(value)
         if "steps" in options:
             changes["steps"] = None if options["steps"] is None else positive_int("steps", options["steps"])
         if "threads" in options:
