@@ -1,7 +1,8 @@
-"""`completer complete` and `completer serve`: the commands whose work is the language server's.
+"""`completer complete`, `completer edit` and `completer serve`: the commands whose work is the language server's.
 
 `complete` prints what an editor would show at a cursor (the pipeline: context, span, effort,
-post-processing); `serve` runs the language server (stdio, TCP) or the HTTP API.
+post-processing); `edit` the next edit it would suggest there, or the rewrite of a selection
+(`lsp.edits`); `serve` runs the language server (stdio, TCP) or the HTTP API.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
     """The file's text left and right of a 1-based line/column cursor."""
+    text = read_text(path)
+    offset = cursor_offset(path, text, line, col)
+    return text[:offset], text[offset:]
+
+
+def read_text(path: Path) -> str:
+    """A source file's text; BadInput when it is missing, empty, binary or not UTF-8."""
     if not path.is_file():
         raise BadInput(f"{path}: no such file")
     data = path.read_bytes()
@@ -26,16 +34,24 @@ def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
     if b"\0" in data:
         raise BadInput(f"{path}: looks like a binary file")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         raise BadInput(f"{path}: not UTF-8 text") from None
+
+
+def cursor_offset(path: Path, text: str, line: int, col: int) -> int:
+    """The offset of a 1-based line/column in ``text``; BadInput outside it."""
     lines = text.split("\n")
     if not 1 <= line <= len(lines):
         raise BadInput(f"{path}: line {line} is outside the file (it has {len(lines)} lines)")
     if not 1 <= col <= len(lines[line - 1]) + 1:
         raise BadInput(f"{path}: column {col} is outside line {line} (it has {len(lines[line - 1])} characters)")
-    offset = sum(len(s) + 1 for s in lines[:line - 1]) + col - 1
-    return text[:offset], text[offset:]
+    return sum(len(s) + 1 for s in lines[:line - 1]) + col - 1
+
+
+def line_col(text: str, offset: int) -> dict:
+    """1-based line and column of an offset, as the commands take them."""
+    return {"line": text.count("\n", 0, offset) + 1, "col": offset - (text.rfind("\n", 0, offset) + 1) + 1}
 
 
 def cmd_complete(args: argparse.Namespace) -> int:
@@ -57,6 +73,48 @@ def cmd_complete(args: argparse.Namespace) -> int:
                           "model": model.name, "stats": result.stats}))
     else:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    return 0
+
+
+def cmd_edit(args: argparse.Namespace) -> int:
+    from completer.models import open_model
+    from lsp.context import LANGUAGE_BY_EXTENSION
+    from lsp.edits import next_edit, rewrite
+
+    path = Path(args.file)
+    text = read_text(path)
+    cursor = cursor_offset(path, text, args.line, args.col)
+    language = LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext")
+    if args.edit_threshold is not None and not 0 <= args.edit_threshold <= 1:
+        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
+    end = None
+    if args.select_to is not None:
+        line, _, col = args.select_to.partition(":")
+        if not (line.isdigit() and col.isdigit()):
+            raise BadInput(f"--select-to takes LINE:COL, got {args.select_to!r}")
+        end = cursor_offset(path, text, int(line), int(col))
+        cursor, end = min(cursor, end), max(cursor, end)
+    model = open_model(args.model)
+    options = decoding_options(args)
+    try:
+        if end is not None:
+            result = rewrite(model, text, cursor, end, language, options)
+        else:
+            threshold = {} if args.edit_threshold is None else {"threshold": args.edit_threshold}
+            result = next_edit(model, text, cursor, language, options, **threshold)
+    finally:
+        model.close()
+    edits = [{"start": line_col(text, e.start), "end": line_col(text, e.end), "old": text[e.start:e.end], "text": e.text}
+             for e in result.edits]
+    if args.json:
+        print(json.dumps({"edits": edits, "unlikeliest": result.unlikeliest, "model": model.name,
+                          "masked": None if result.masked is None else [line_col(text, o) for o in result.masked],
+                          "stats": result.stats}))
+    elif not edits:
+        print("no edit")
+    for e in [] if args.json else edits:
+        print(f"{e['start']['line']}:{e['start']['col']}-{e['end']['line']}:{e['end']['col']}: "
+              f"{json.dumps(e['old'])} -> {json.dumps(e['text'])}")
     return 0
 
 
@@ -123,6 +181,19 @@ def add_complete_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--json", action="store_true", help="print JSON with the text, the raw infill and the stats")
     p.set_defaults(func=cmd_complete)
+
+
+def add_edit_parser(sub) -> None:
+    p = sub.add_parser("edit", help="print the next edit an editor would suggest at a cursor, or rewrite a selection")
+    p.add_argument("file")
+    p.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
+    p.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
+    p.add_argument("--select-to", metavar="LINE:COL", help="rewrite the selection from the cursor to here instead")
+    p.add_argument("--edit-threshold", type=float, help="suggest an edit where a token is less likely than this "
+                                                        "(default: the language server's)")
+    add_decoding_options(p)
+    p.add_argument("--json", action="store_true", help="print JSON with the edits, the masked range and the stats")
+    p.set_defaults(func=cmd_edit)
 
 
 def add_serve_parser(sub) -> None:

@@ -51,7 +51,7 @@ def test_error_is_one_line_without_traceback(source):
 
 def test_help_lists_every_command():
     r = run_cli("--help")
-    for command in ("complete", "serve", "eval", "arena", "train"):
+    for command in ("complete", "edit", "serve", "eval", "arena", "train"):
         assert command in r.stdout
 
 
@@ -124,3 +124,49 @@ def test_tokenizer_without_mask_token(capsys, source, model_dir, tmp_path):
     (broken / "tokenizer_config.json").write_text(json.dumps({"eos_token": "<|endoftext|>"}))
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(broken)],
                  "no mask token")
+
+
+EDIT_SOURCE = "def add_all(values):\n    total = 0\n    for value in values:\n        total += valeu\n    return total\n"
+
+
+@pytest.fixture
+def slipped(tmp_path) -> Path:
+    path = tmp_path / "add_all.py"
+    path.write_text(EDIT_SOURCE)
+    return path
+
+
+def test_edit_prints_the_next_edit_the_language_server_would_suggest(model_dir, slipped):
+    from completer.scheduler import Scheduler
+    from lsp.edits import next_edit
+    from lsp.pipeline import Options
+
+    r = run_cli("edit", str(slipped), "--line", "4", "--col", "18", "--model", str(model_dir), "--edit-threshold", "1",
+                "--no-reuse-keys", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    scheduler = Scheduler.load(str(model_dir))
+    try:
+        expected = next_edit(scheduler, EDIT_SOURCE, EDIT_SOURCE.index("valeu"), "python", Options(reuse_keys=False), threshold=1.0)
+    finally:
+        scheduler.close()
+    assert [e["text"] for e in out["edits"]] == [e.text for e in expected.edits]
+    assert [e["old"] for e in out["edits"]] == [EDIT_SOURCE[e.start:e.end] for e in expected.edits]
+    assert out["masked"][0]["line"] == 4 and out["stats"]["forward_passes"] >= 1
+
+
+def test_edit_says_no_edit_when_nothing_is_unlikely_enough_and_rewrites_a_selection(model_dir, slipped):
+    r = run_cli("edit", str(slipped), "--line", "4", "--col", "18", "--model", str(model_dir), "--edit-threshold", "0")
+    assert (r.returncode, r.stdout) == (0, "no edit\n")
+    r = run_cli("edit", str(slipped), "--line", "4", "--col", "9", "--select-to", "4:23", "--model", str(model_dir), "--json")
+    assert r.returncode == 0, r.stderr
+    assert all(e["start"]["line"] == 4 and e["end"]["line"] == 4 for e in json.loads(r.stdout)["edits"])
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["--select-to", "four"], "--select-to takes LINE:COL"),
+    (["--select-to", "9:1"], "line 9 is outside"),
+    (["--edit-threshold", "2"], "--edit-threshold must be a probability"),
+])
+def test_edit_errors_are_one_line(capsys, model_dir, slipped, args, fragment):
+    expect_error(capsys, ["edit", str(slipped), "--line", "4", "--col", "9", "--model", str(model_dir), *args], fragment)
