@@ -1,4 +1,8 @@
-"""`completer eval humaneval-infill`: ask for suggestions on HumanEval-infilling and score them.
+"""`completer eval humaneval-infill` and `completer eval edits`: ask for suggestions on a benchmark and score them.
+
+`eval edits` asks the editor's next-edit path (`lsp.edits`) on slipped HumanEval solutions or on
+small fixes mined from a repository's history (`evals.edits`), and also asks at the same place
+in the clean text to count false suggestions.
 
 A model's suggestions come through the editor's pipeline (`lsp.pipeline`): the task is the file
 an editor user would have at the hole, and what is scored is the suggestion they would accept,
@@ -25,6 +29,8 @@ from typing import Callable
 from tqdm import tqdm
 
 from completer.errors import BadInput
+from evals.edits import EDIT_SYSTEMS, humaneval_edit_tasks, mine_edit_tasks, model_proposal, oracle, record
+from evals.edits import summary as edit_summary
 from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks
 from evals.metrics import mean_pass_at_k
 from lsp.cli import add_decoding_options, decoding_options
@@ -82,6 +88,51 @@ def add_eval_parser(subparsers) -> None:
     parser.add_argument("--temperature", type=float, help="default: 0 with one sample, 0.8 with more")
     parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
     parser.set_defaults(func=run_humaneval_infill)
+    add_edits_parser(benchmarks)
+
+
+def add_edits_parser(benchmarks) -> None:
+    from lsp.edits import DEFAULT_EDIT_THRESHOLD
+
+    parser = benchmarks.add_parser("edits", help="next edits: slipped HumanEval solutions (their tests judge) "
+                                                 "or small fixes from a git history")
+    parser.add_argument("--repo", type=Path, help="mine tasks from this git repository's commits instead")
+    parser.add_argument("--system", choices=EDIT_SYSTEMS, default="model",
+                        help="model: the engine; fix: the true fix (checks the harness: 100%%); none: no edit (the baseline)")
+    add_decoding_options(parser)
+    parser.add_argument("--edit-threshold", type=float, default=DEFAULT_EDIT_THRESHOLD,
+                        help=f"suggest where a token is less likely than this (default {DEFAULT_EDIT_THRESHOLD})")
+    parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
+    parser.add_argument("--seed", type=int, default=0, help="picks the subset")
+    parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
+    parser.add_argument("--timeout", type=positive(float), default=3.0, help="seconds each test run may take")
+    parser.add_argument("--out", type=Path, help="write one JSON line per task here")
+    parser.set_defaults(func=run_edits)
+
+
+def run_edits(args: argparse.Namespace) -> int:
+    tasks = mine_edit_tasks(args.repo) if args.repo is not None else humaneval_edit_tasks()
+    if not tasks:
+        raise BadInput(f"{args.repo}: no commit changes a few lines of one source file in one place")
+    tasks = select_tasks(tasks, args.limit, args.seed)
+    check_writable(args.out)
+    if not 0 <= args.edit_threshold <= 1:
+        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
+    system, propose = args.system, lambda task: oracle(task, args.system)
+    if args.system == "model":
+        from completer.models import open_model
+        model = open_model(args.model)
+        options = decoding_options(args)
+        system = f"model ({model.name}, threshold {args.edit_threshold:g})"
+        propose = lambda task: model_proposal(model, task, options, args.edit_threshold)
+    with ThreadPoolExecutor(args.workers) as pool:
+        futures = [pool.submit(record, task, propose(task), args.timeout)
+                   for task in tqdm(tasks, desc="edits", unit="task", file=sys.stderr)]
+        records = [future.result() for future in futures]
+    if args.out is not None:
+        args.out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    print(edit_summary(str(args.repo) if args.repo else "HumanEval slips", system, records))
+    return 0
 
 
 def select_tasks(tasks: list[Task], limit: int | None, seed: int) -> list[Task]:
