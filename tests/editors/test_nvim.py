@@ -10,6 +10,7 @@ vim.lsp.inline_completion path; the others the plugin's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -38,7 +39,11 @@ RULES = [
     {"after": "def pair():\n    ", "text": "a = 1\n    return a"},
     {"after": "slow = ", "text": "compute(1, 2)", "drafts": ["compute", "compute(1"], "pause_ms": 700},
     {"after": "effort = ", "text": "{effort}"},
+    {"after": "total += ", "text": "value"},  # the next edit of SLIPPED: the unlikely "valeu" written again
 ]
+UNLIKELY = ["valeu"]
+SLIPPED = ["def add_all(values):", "    total = 0", "    for value in values:", "        total += valeu", "    return total"]
+FIXED_LINE = "        total += value"
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed (apt-get install -y tmux)")
 
@@ -135,7 +140,8 @@ def stop_editor(editor: Editor) -> None:
 def editor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Editor]:
     if NEOVIMS[request.param] is None:
         pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
-    editor = start_editor(tmp_path_factory.mktemp(f"nvim-{request.param}"), request.param, {}, {"rules": RULES})
+    editor = start_editor(tmp_path_factory.mktemp(f"nvim-{request.param}"), request.param, {},
+                          {"rules": RULES, "unlikely": UNLIKELY})
     yield editor
     stop_editor(editor)
 
@@ -265,6 +271,83 @@ def test_tab_without_a_suggestion_inserts_a_tab(editor: Editor):
         wait_for(lambda: editor.nvim.current.buffer[0] == "x = 1\ty", "the typed tab")
     finally:
         editor.nvim.command("CompleterToggle")
+
+
+def edit_shown(editor: Editor) -> bool:
+    """The next edit on screen: "valeu" in CompleterEditOld (red), the line as it would read below in CompleterEditNew (green)."""
+    slip = editor.screen_line("total += valeu")
+    old = [attrs for ch, attrs in slip[slip and "".join(c for c, _ in slip).index("valeu"):][:5]] if slip else []
+    new = editor.screen_line(FIXED_LINE)
+    return len(old) == 5 and all("31" in attrs for attrs in old) and any("32" in attrs for ch, attrs in new if ch.strip())
+
+
+def open_slipped(editor: Editor, name: str) -> None:
+    """The slipped file, the cursor on line 4 after a visit to insert mode (leaving it asks for a next edit)."""
+    open_python(editor, name, SLIPPED)
+    editor.nvim.input("4GA<Esc>")
+
+
+def test_a_next_edit_shows_the_old_text_struck_and_the_new_line_below_and_tab_applies_it(editor: Editor):
+    open_slipped(editor, "next_edit.py")
+    try:
+        wait_for(lambda: edit_shown(editor), "the next edit")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the screen shows:\n{editor.screen()}") from None
+    assert editor.nvim.current.buffer[3] == "        total += valeu"  # only shown
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.nvim.current.buffer[3] == FIXED_LINE, "the applied edit")
+    assert editor.buffer_text() == "\n".join(SLIPPED).replace("valeu", "value")
+    wait_for(lambda: not editor.screen_line("valeu"), "the edit's marks to go")
+
+
+def test_esc_dismisses_a_next_edit_and_leaves_the_text_alone(editor: Editor):
+    open_slipped(editor, "dismiss_edit.py")
+    wait_for(lambda: edit_shown(editor), "the next edit")
+    editor.nvim.input("<Esc>")
+    wait_for(lambda: not editor.screen_line(FIXED_LINE), "the new line to go")
+    assert editor.buffer_text() == "\n".join(SLIPPED)
+    editor.nvim.input("<Tab>")  # no edit shown: Tab is Neovim's own again
+    assert editor.buffer_text() == "\n".join(SLIPPED)
+
+
+@contextlib.contextmanager
+def next_edits_off(editor: Editor) -> Iterator[None]:
+    """No next edit of its own: what shows is the rewrite's."""
+    editor.nvim.exec_lua("require('completer.config').options.next_edits = false")
+    try:
+        yield
+    finally:
+        editor.nvim.exec_lua("require('completer.config').options.next_edits = true")
+
+
+def preview_then_tab(editor: Editor, what: str) -> None:
+    wait_for(lambda: edit_shown(editor), what)
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.nvim.current.buffer[3] == FIXED_LINE, "the applied edit")
+
+
+def test_rewrite_selection_previews_the_rewrite_and_tab_applies_it(editor: Editor):
+    with next_edits_off(editor):
+        open_slipped(editor, "rewrite.py")
+        editor.nvim.input("0fvve:CompleterRewrite<CR>")  # select "valeu"
+        preview_then_tab(editor, "the rewrite's preview")
+
+
+def test_the_servers_rewrite_code_action_runs_through_the_plugin_and_is_previewed(editor: Editor):
+    with next_edits_off(editor):
+        open_slipped(editor, "action.py")
+        title = editor.nvim.exec_lua("""
+            local server = require('completer.server')
+            local client = server.client()
+            local params = vim.lsp.util.make_given_range_params({ 4, 17 }, { 4, 21 }, 0, client.offset_encoding)
+            params.context = { diagnostics = {} }
+            local reply = server.call(client, 'request_sync', 'textDocument/codeAction', params, 5000, 0)
+            local action = reply.result[1]
+            vim.lsp.commands[action.command.command](action.command, { bufnr = vim.api.nvim_get_current_buf(), client_id = client.id })
+            return action.title
+        """)
+        assert title == "Rewrite selection (completer)"
+        preview_then_tab(editor, "the code action's preview")
 
 
 def test_no_deprecated_calls(editor: Editor):

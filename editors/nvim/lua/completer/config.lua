@@ -25,7 +25,15 @@ M.defaults = {
     accept_line = "<M-C-Right>",
     dismiss = "<C-]>",
     trigger = "<M-\\>",
+    -- Normal mode: ask for a next edit at the cursor now.
+    next_edit = "<M-]>",
   },
+  -- After leaving insert mode (or a change in normal mode), ask for an edit near the cursor and the
+  -- recent edits; it shows struck through with the new lines below it, Tab applies it, Esc dismisses it.
+  next_edits = true,
+  next_edit_debounce_ms = 300,
+  -- A next edit is suggested where a token is less likely than this; nil: the server's default.
+  edit_threshold = nil,
   -- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false forces the plugin's.
   native = true,
   -- While the model works, show its draft as ghost text (CompleterDraft) that refines in place.
@@ -50,11 +58,13 @@ function M.apply(user)
   for _, key in ipairs({ "cmd", "filetypes", "keymaps" }) do
     validate(key, user[key], "table")
   end
-  for _, key in ipairs({ "max_tokens", "debounce_ms" }) do
+  for _, key in ipairs({ "max_tokens", "debounce_ms", "next_edit_debounce_ms" }) do
     validate(key, user[key], "number")
   end
   validate("model", user.model, "string")
   validate("drafts", user.drafts, "boolean")
+  validate("next_edits", user.next_edits, "boolean")
+  validate("edit_threshold", user.edit_threshold, function(v) return v == nil or type(v) == "number" end, "a number")
   validate("effort", user.effort, function(v) return v == nil or v == "low" or v == "medium" or v == "high" end,
     '"low", "medium" or "high"')
   validate("threshold", user.threshold, function(v) return v == nil or type(v) == "number" end, "a number")
@@ -84,6 +94,7 @@ function M.server_settings()
     threshold = options.threshold or vim.NIL,
     languages = options.filetypes,
     drafts = options.drafts,
+    editThreshold = options.edit_threshold,
   }
 end
 

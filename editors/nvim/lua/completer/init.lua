@@ -1,5 +1,6 @@
 -- completer.nvim: inline code completions from the completer language server.
 local config = require("completer.config")
+local edit = require("completer.edit")
 local ghost = require("completer.ghost")
 local native = require("completer.native")
 local server = require("completer.server")
@@ -55,6 +56,9 @@ local function set_keymaps()
       map_when_visible(keys[action[1]], module, action[1], action[2])
     end
   end
+  if keys.next_edit then
+    vim.keymap.set("n", keys.next_edit, function() edit.request(true) end, { silent = true, desc = "completer: suggest an edit here" })
+  end
   if keys.trigger then
     vim.keymap.set("i", keys.trigger, ("<Cmd>lua require('%s').trigger()<CR>"):format(module),
       { silent = true, desc = "completer: suggest here" })
@@ -70,6 +74,7 @@ local function set_autocmds()
     end,
   })
   vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = ghost.define_highlights })
+  vim.api.nvim_create_autocmd("ColorScheme", { group = group, callback = edit.define_highlights })
   local function in_attached(handler)
     return function(args)
       if attached(args.buf) then
@@ -77,6 +82,8 @@ local function set_autocmds()
       end
     end
   end
+  vim.api.nvim_create_autocmd({ "InsertLeave", "TextChanged" }, { group = group, callback = in_attached(edit.on_changed) })
+  vim.api.nvim_create_autocmd({ "InsertEnter", "TextChangedI", "BufLeave" }, { group = group, callback = function() edit.dismiss() end })
   if config.use_native() then -- Neovim asks and draws; the plugin keeps drafts in step and catches up after start-up
     vim.api.nvim_create_autocmd("TextChangedI", { group = group, callback = in_attached(function() suggest.stop_drafts() end) })
     vim.api.nvim_create_autocmd("CursorMovedI", { group = group, callback = in_attached(suggest.on_cursor_moved) })
@@ -144,6 +151,11 @@ function M.setup(user)
   set_autocmds()
   vim.api.nvim_create_user_command("CompleterToggle", M.toggle, { desc = "Turn completer suggestions on or off" })
   vim.api.nvim_create_user_command("CompleterStatus", print_status, { desc = "Show completer's server and state" })
+  vim.api.nvim_create_user_command("CompleterNextEdit", function() edit.request(true) end,
+    { desc = "Suggest an edit near the cursor and the recent edits" })
+  vim.api.nvim_create_user_command("CompleterRewrite", function(args) edit.rewrite(args.line1, args.line2) end,
+    { range = true, desc = "Rewrite the selection (or the lines) with the model; Tab applies, Esc dismisses" })
+  edit.register_command()
   if was_running then
     server.send_settings()
   end
@@ -160,5 +172,8 @@ M.accept_line = suggest.accept_line
 M.dismiss = suggest.dismiss
 M.trigger = suggest.trigger
 M.visible = suggest.visible
+M.next_edit = edit.request
+M.accept_edit = edit.accept
+M.dismiss_edit = edit.dismiss
 
 return M

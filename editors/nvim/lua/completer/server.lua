@@ -21,6 +21,16 @@ function M.report_error(message)
   end
 end
 
+local REQUEST_CANCELLED = -32800
+
+--- A request's error, reported unless it is a cancellation; true when there was one.
+function M.failed(err)
+  if err and err.code ~= REQUEST_CANCELLED then
+    M.report_error("completer: " .. tostring(err.message))
+  end
+  return err ~= nil
+end
+
 local function capabilities()
   local caps = vim.lsp.protocol.make_client_capabilities()
   caps.textDocument.inlineCompletion = { dynamicRegistration = false }

@@ -12,7 +12,6 @@ local M = {
 }
 
 local INVOKED, AUTOMATIC = 1, 2
-local REQUEST_CANCELLED = -32800
 
 local timer = vim.loop.new_timer()
 -- The request in flight: { client, id }.
@@ -133,10 +132,7 @@ local function request(trigger_kind)
       pending = nil
       M.stop_drafts()
     end
-    if err then
-      if err.code ~= REQUEST_CANCELLED then
-        server.report_error("completer: " .. tostring(err.message))
-      end
+    if server.failed(err) then
       return
     end
     local items = M.items(result)
