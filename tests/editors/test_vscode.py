@@ -387,3 +387,80 @@ def test_a_server_that_dies_at_start_up_is_retried_with_back_off_then_left_stopp
     editor.wait_for(lambda: status_text(editor.page) == "$(error) Completer", "the extension to give up", timeout=90)
     assert editor.server.extension_log().count(starts) == 6, editor.explain("not one start and five restarts (1, 2, 4, 8, 16 s)")
     assert not editor.page.query_selector(".notification-toast:has-text('EPIPE')"), editor.explain("a raw EPIPE pop-up")
+
+
+SLIPPED = "def add_all(values):\n    total = 0\n    for value in values:\n        total += valeu\n    return total\n"
+FIX_RULES = [{"after": "total += ", "text": "value"}]  # the scripted model writes "value" where "valeu" was
+
+
+def edit_preview(page: Page) -> tuple[str, str]:
+    """The suggested edit on screen: (the text struck through, the new text beside it); ("", "") when none."""
+    struck, beside = page.evaluate("""() => {
+        const spans = [...document.querySelectorAll(".part.editor .monaco-editor .view-line span")];
+        const struck = spans.filter((e) => e.children.length === 0 && getComputedStyle(e).textDecorationLine.includes("line-through"));
+        const beside = spans.filter((e) => (e.className || "").startsWith("ced-"))
+            .map((e) => getComputedStyle(e, "::after").content).filter((c) => c && c !== "none" && c !== "normal");
+        return [struck.map((e) => e.textContent).join(""), beside.join("")];
+    }""")
+    return struck.replace("\u00a0", " "), beside[1:-1] if beside else ""
+
+
+def select_word_left_of_line_end(editor: Editor, up: int) -> None:
+    for _ in range(up):
+        editor.page.keyboard.press("ArrowUp")
+    editor.page.keyboard.press("End")
+    editor.page.keyboard.press("Control+Shift+ArrowLeft")
+
+
+def apply_and_save(editor: Editor, path: Path, expected: str) -> None:
+    """Tab applies the edit on screen; Ctrl+S; the file on disk must be `expected`."""
+    before = path.read_text()
+    editor.page.keyboard.press("Tab")
+    editor.wait_for(lambda: edit_preview(editor.page) == ("", ""), "the edit's preview to go after Tab")
+    editor.page.keyboard.press("Control+S")
+    editor.wait_for(lambda: path.read_text() != before, f"{path.name} to be saved")
+    assert path.read_text() == expected, editor.explain(f"{path.name} on disk: {path.read_text()!r}, expected {expected!r}")
+
+
+def test_a_next_edit_shows_struck_through_with_the_new_text_beside_and_tab_applies_it(editor: Editor) -> None:
+    editor.use_script(FIX_RULES, unlikely=["valeu"])
+    path = editor.open("next_edit.py", SLIPPED)
+    editor.type(" ")
+    editor.page.keyboard.press("Backspace")  # an edit, then a pause in typing: the extension asks for a next edit
+    editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the next edit's preview")
+    apply_and_save(editor, path, SLIPPED.replace("valeu", "value"))
+
+
+def test_esc_dismisses_a_next_edit(editor: Editor) -> None:
+    editor.use_script(FIX_RULES, unlikely=["valeu"])
+    editor.open("dismissed.py", SLIPPED)
+    editor.type(" ")
+    editor.page.keyboard.press("Backspace")
+    editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the next edit's preview")
+    editor.page.keyboard.press("Escape")
+    editor.wait_for(lambda: edit_preview(editor.page) == ("", ""), "the preview to go after Esc")
+
+
+def test_rewrite_selection_from_the_command_palette_previews_and_tab_applies(editor: Editor) -> None:
+    editor.use_script(FIX_RULES)
+    path = editor.open("rewrite.py", SLIPPED)
+    select_word_left_of_line_end(editor, up=2)
+    editor.page.keyboard.press("F1")
+    editor.wait_for(lambda: editor.page.query_selector(".quick-input-widget input:focus"), "the command palette")
+    editor.type("Completer: Rewrite Selection")
+    editor.wait_for(lambda: editor.page.query_selector(".quick-input-list .monaco-list-row[aria-label*='Rewrite Selection']"), "the command")
+    editor.page.keyboard.press("Enter")
+    editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the rewrite's preview")
+    apply_and_save(editor, path, SLIPPED.replace("valeu", "value"))
+
+
+def test_the_servers_rewrite_code_action_is_offered_on_a_selection_and_previewed(editor: Editor) -> None:
+    editor.use_script(FIX_RULES)
+    path = editor.open("action.py", SLIPPED)
+    select_word_left_of_line_end(editor, up=2)
+    editor.page.keyboard.press("Control+.")
+    action = ".action-widget .monaco-list-row:has-text('Rewrite selection (completer)')"
+    editor.wait_for(lambda: editor.page.query_selector(action), "the code action in the menu")
+    editor.page.click(action)
+    editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the code action's preview")
+    apply_and_save(editor, path, SLIPPED.replace("valeu", "value"))

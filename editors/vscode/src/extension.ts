@@ -1,8 +1,10 @@
 /**
  * VS Code entry point: runs the completer language server and shows its
- * inline completions and, while the model works, its drafts. The logic that
- * does not need VS Code lives in settings.ts, serverCommand.ts,
- * restartPolicy.ts, status.ts, ranges.ts and drafts.ts.
+ * inline completions and, while the model works, its drafts; after a pause
+ * in typing it asks for a next edit, and "Rewrite Selection" (a command and
+ * the server's code action) previews a rewrite, both drawn by editView.ts.
+ * The logic that does not need VS Code lives in settings.ts, serverCommand.ts,
+ * restartPolicy.ts, status.ts, ranges.ts, drafts.ts and nextEdit.ts.
  */
 import * as os from "os";
 import * as vscode from "vscode";
@@ -15,6 +17,8 @@ import {
 } from "vscode-languageclient/node";
 import type { LanguageClientOptions, Middleware } from "vscode-languageclient/node";
 import { Draft, DRAFT_NOTIFICATION, draftFirstLine } from "./drafts";
+import { acceptEdit, decorationTypes, dismissEdit, onDocumentChanged, showEdits } from "./editView";
+import { editsOf, NEXT_EDIT_REQUEST, REWRITE_COMMAND } from "./nextEdit";
 import { fillMissingRanges } from "./ranges";
 import { RestartPolicy } from "./restartPolicy";
 import { describeCommand, resolveServerCommand } from "./serverCommand";
@@ -33,6 +37,9 @@ let typedWhileStarting = false;
 const inFlight = new Map<string, number>();
 /** The editor showing a draft, if any: keystrokes clear it only then. */
 let draftEditor: vscode.TextEditor | undefined;
+/** Quiet time after the last change before asking for a next edit. */
+const NEXT_EDIT_DEBOUNCE_MS = 500;
+let nextEditTimer: NodeJS.Timeout | undefined;
 const draftDecoration = vscode.window.createTextEditorDecorationType({
   after: { color: new vscode.ThemeColor("editorGhostText.foreground"), fontStyle: "italic" },
 });
@@ -66,15 +73,25 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ),
     vscode.commands.registerCommand("completer.restart", () => restartServer()),
     vscode.commands.registerCommand("completer.showLog", () => output.show()),
+    vscode.commands.registerCommand("completer.suggestEdit", () => requestNextEdit(true)),
+    vscode.commands.registerCommand("completer.rewriteSelection", () => rewriteSelection()),
+    vscode.commands.registerCommand("completer.acceptEdit", () => acceptEdit()),
+    vscode.commands.registerCommand("completer.dismissEdit", () => dismissEdit()),
     vscode.workspace.onDidChangeConfiguration((event) => onConfigurationChanged(event)),
     vscode.workspace.onDidChangeTextDocument((event) => {
       clearDraft();
+      if (event.contentChanges.length > 0) {
+        onDocumentChanged(event.document);
+        scheduleNextEdit(event.document);
+      }
       if (client?.state !== State.Running && event.document === vscode.window.activeTextEditor?.document) {
         typedWhileStarting = event.contentChanges.length > 0 || typedWhileStarting;
       }
     }),
     vscode.window.onDidChangeTextEditorSelection(() => clearDraft()),
+    vscode.window.onDidChangeActiveTextEditor(() => dismissEdit()),
     draftDecoration,
+    ...decorationTypes,
   );
   await startServer();
 }
@@ -157,7 +174,7 @@ function clientOptions(started: number): LanguageClientOptions {
     // A function, so a restart after a crash sends the settings of that moment.
     initializationOptions: () => serverSettings(currentSettings()),
     outputChannel: output,
-    middleware: inlineCompletionMiddleware,
+    middleware: { ...inlineCompletionMiddleware, executeCommand: previewRewrite },
     initializationFailedHandler: () => false,
     // Both handled here: the client's own handling pops up raw errors (EPIPE) and restarts without back-off.
     errorHandler: {
@@ -209,6 +226,72 @@ const inlineCompletionMiddleware: Middleware = {
     }
   },
 };
+
+/** The rewrite command's result (also when run from the server's code action) is previewed, not applied unseen. */
+const previewRewrite: Middleware["executeCommand"] = async (command, args, next) => {
+  const editor = vscode.window.activeTextEditor;
+  const version = editor?.document.version;
+  const result = await next(command, args);
+  if (command === REWRITE_COMMAND && editor && editor === vscode.window.activeTextEditor) {
+    const edits = editsOf(result, version);
+    if (edits.length === 0) {
+      void vscode.window.setStatusBarMessage("Completer: the rewrite is the same text", 3000);
+    }
+    showEdits(editor, version ?? -1, edits);
+  }
+  return result;
+};
+
+/** Ask again once typing pauses, for the active editor's document. */
+function scheduleNextEdit(document: vscode.TextDocument): void {
+  clearTimeout(nextEditTimer);
+  const settings = currentSettings();
+  if (!settings.nextEdits || !languageEnabled(settings, document.languageId) || document !== vscode.window.activeTextEditor?.document) {
+    return;
+  }
+  nextEditTimer = setTimeout(() => void requestNextEdit(false), NEXT_EDIT_DEBOUNCE_MS);
+}
+
+/** `completer/nextEdit` at the cursor; shown when the document has not changed meanwhile. */
+async function requestNextEdit(invoked: boolean): Promise<void> {
+  clearTimeout(nextEditTimer);
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || client?.state !== State.Running) {
+    return;
+  }
+  const { document } = editor;
+  const version = document.version;
+  const position = editor.selection.active;
+  let reply: unknown;
+  try {
+    reply = await client.sendRequest(NEXT_EDIT_REQUEST, {
+      textDocument: { uri: document.uri.toString(), version },
+      position: { line: position.line, character: position.character },
+    });
+  } catch (error) {
+    output.warn(`next edit: ${errorText(error)}`);
+    return;
+  }
+  if (editor !== vscode.window.activeTextEditor || document.version !== version) {
+    return;
+  }
+  const edits = editsOf(reply, version);
+  if (edits.length === 0 && invoked) {
+    void vscode.window.setStatusBarMessage("Completer: no edit to suggest here", 3000);
+  }
+  showEdits(editor, version, edits);
+}
+
+/** "Completer: Rewrite Selection": the server's rewrite command on the selection, previewed by `previewRewrite`. */
+async function rewriteSelection(): Promise<void> {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor || editor.selection.isEmpty || client?.state !== State.Running) {
+    return;
+  }
+  const { start, end } = editor.selection;
+  const range = { start: { line: start.line, character: start.character }, end: { line: end.line, character: end.character } };
+  await vscode.commands.executeCommand(REWRITE_COMMAND, { uri: editor.document.uri.toString(), range });
+}
 
 /** A draft for the cursor of the active editor, while its request still runs: ghost-coloured text after the cursor. */
 function showDraft(draft: Draft): void {

@@ -22,6 +22,10 @@ export interface CompleterSettings {
   languages: string[];
   /** Show the model's drafts as ghost text that refines in place while it works. */
   drafts: boolean;
+  /** After a pause in typing, ask for an edit near the cursor and the recent edits. */
+  nextEdits: boolean;
+  /** Suggest a next edit where a token is less likely than this; null uses the server's. */
+  editThreshold: number | null;
   serverPath: string;
   serverArgs: string[];
   /** When set, the server runs as `<pythonPath> -m lsp --stdio` instead of serverPath. */
@@ -41,6 +45,8 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
     "go", "rust", "java", "c", "cpp", "csharp", "ruby", "php", "lua", "shellscript",
   ],
   drafts: true,
+  nextEdits: true,
+  editThreshold: null,
   serverPath: "completer",
   serverArgs: ["serve", "--stdio"],
   pythonPath: "",
@@ -65,6 +71,8 @@ export interface ServerSettings {
   threshold: number | null;
   languages: string[];
   drafts: boolean;
+  /** Only when set: the server keeps its own default otherwise. */
+  editThreshold?: number;
 }
 
 export function serverSettings(settings: CompleterSettings): ServerSettings {
@@ -75,6 +83,7 @@ export function serverSettings(settings: CompleterSettings): ServerSettings {
     threshold: settings.threshold,
     languages: settings.languages,
     drafts: settings.drafts,
+    ...(settings.editThreshold === null ? {} : { editThreshold: settings.editThreshold }),
   };
 }
 

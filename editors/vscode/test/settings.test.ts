@@ -37,6 +37,9 @@ test("serverSettings sends an empty model as null so the server picks its bundle
 test("serverSettings keeps only what the server reads and trims the model path", () => {
   const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", effort: "low", threshold: 0.8 });
   assert.deepEqual(Object.keys(sent).sort(), ["drafts", "effort", "languages", "maxTokens", "model", "threshold"]);
+  const withThreshold = serverSettings({ ...DEFAULT_SETTINGS, editThreshold: 0.001, nextEdits: false });
+  assert.deepEqual(Object.keys(withThreshold).sort(), ["drafts", "editThreshold", "effort", "languages", "maxTokens", "model", "threshold"]);
+  assert.equal(withThreshold.editThreshold, 0.001);
   assert.equal(sent.model, "/models/tiny");
   assert.equal(sent.effort, "low");
   assert.equal(sent.threshold, 0.8);
