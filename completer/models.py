@@ -1,8 +1,9 @@
 """Where a `model` setting leads: a local checkpoint run by our scheduler, or a remote endpoint.
 
 Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop) -> Job`, `score(prefix,
-region, suffix) -> Future[list[TokenScore]]` (a local model only: a remote one raises CompleterError),
-`name`, `count_tokens`, `context_budget`, `complete`, `close`. Front ends open models only here.
+region, suffix) -> Future[list[TokenScore]]` (where `can_score`: a remote endpoint answers no
+probabilities, so it raises CompleterError), `name`, `count_tokens`, `context_budget`, `complete`,
+`close`. Front ends open models only here.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .scheduler import Job, Scheduler
 
 class Model(Protocol):
     name: str
+    can_score: bool  # whether `score` works: next-edit suggestions need it
 
     def count_tokens(self, text: str) -> int: ...
 

@@ -36,6 +36,8 @@ REMOTE_WINDOW = 4096  # context window assumed for a model we cannot ask; its se
 class RemoteModel:
     """Same face as the scheduler (`submit` -> Job, `name`, `count_tokens`, `context_budget`)."""
 
+    can_score = False  # a completions endpoint answers no token probabilities: no next edits
+
     def __init__(self, url: str, api_key: str | None = None, workers: int = 16) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:

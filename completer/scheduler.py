@@ -158,6 +158,8 @@ def decode(model: Transformer, states: list[Denoiser]) -> list[list[int]]:
 class Scheduler:
     """Owns one engine; every front end submits here, from any thread."""
 
+    can_score = True
+
     def __init__(self, engine: Engine, capacity: int = DEFAULT_CAPACITY) -> None:
         self.engine, self.capacity = engine, capacity
         self.batch = Batch(engine.model)

@@ -165,6 +165,8 @@ class CompleterServer(LanguageServer):
             self.log(logging.ERROR, message)
             return
         self.log(logging.INFO, f"model {loaded.name} loaded")
+        if not loaded.can_score:
+            self.log(logging.WARNING, f"{loaded.name} answers no token probabilities: no next edits (rewrites still work)")
 
 
 SERVER = CompleterServer()

@@ -105,7 +105,7 @@ class Completer:
             return edits.EditSuggestion([])
         options, threshold = self.settings.options(), self.settings.edit_threshold
         return await self.edit(lambda model: edits.next_edit(model, source, offset, language_id, options, recent,
-                                                             threshold, should_stop=stale))
+                                                             threshold, should_stop=stale), scores=True)
 
     async def rewrite(self, source: str, start: int, end: int, language_id: str,
                       stale: Callable[[], bool]) -> edits.EditSuggestion:
@@ -113,12 +113,13 @@ class Completer:
         options = self.settings.options()
         return await self.edit(lambda model: edits.rewrite(model, source, start, end, language_id, options, should_stop=stale))
 
-    async def edit(self, work: Callable[[Model], edits.EditSuggestion]) -> edits.EditSuggestion:
-        """Run blocking edit work on the model in a worker thread (it waits for the scheduler's passes)."""
+    async def edit(self, work: Callable[[Model], edits.EditSuggestion], scores: bool = False) -> edits.EditSuggestion:
+        """Run blocking edit work on the model in a worker thread (it waits for the scheduler's passes);
+        nothing when it ``scores`` tokens and the model cannot (the server said so once, at load)."""
         if self.loading is not None and not self.loading.done():
             await asyncio.wait([self.loading])
         model = self.model
-        if model is None:
+        if model is None or (scores and not model.can_score):
             return edits.EditSuggestion([])
         return await asyncio.get_running_loop().run_in_executor(None, work, model)
 

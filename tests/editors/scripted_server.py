@@ -38,6 +38,7 @@ class ScriptedModel:
     rules: list[dict]
     unlikely: list[str] = field(default_factory=list)
     name: str = "scripted"
+    can_score: bool = True
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1

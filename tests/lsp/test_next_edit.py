@@ -93,7 +93,8 @@ def test_a_stale_version_or_a_document_not_open_gets_no_edits(server: RawClient)
 ], ids=["empty", "no-position", "bad-uri", "bad-version", "negative", "past-the-end"])
 def test_bad_params_are_invalid_params_and_the_server_keeps_serving(server: RawClient, params):
     reply = server.ask(f"bad-{len(server.replies)}", "completer/nextEdit", params)
-    assert reply["error"]["code"] == -32602 and "completer/nextEdit" in reply["error"]["message"] or "outside" in reply["error"]["message"]
+    message = reply["error"]["message"]
+    assert reply["error"]["code"] == -32602 and ("completer/nextEdit" in message or "outside" in message), reply
     assert "result" in server.ask(f"after-{len(server.replies)}", "completer/stats")
 
 
@@ -141,3 +142,23 @@ def test_a_selection_gets_the_rewrite_code_action_and_its_command_returns_the_re
 def test_a_bad_rewrite_argument_is_invalid_params(server: RawClient, arguments):
     reply = server.ask(f"rw-{len(server.replies)}", "workspace/executeCommand", {"command": "completer.rewrite", "arguments": arguments})
     assert reply["error"]["code"] == -32602
+
+
+def test_a_remote_model_gets_no_next_edits_said_once_but_still_rewrites(tiny_model):
+    from evals.bench_serving import running_server
+
+    with running_server(str(tiny_model), []) as base:
+        client = RawClient()
+        try:
+            client.ask(0, "initialize", {"capabilities": {}, "initializationOptions": {"model": f"{base}/v1", "editThreshold": 1.0}})
+            client.send(notification("initialized", {}))
+            client.wait_for_log("no next edits")
+            client.send(notification("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": SOURCE}}))
+            assert ask_next_edit(client, 1, 4, 17) == {"edits": [], "version": 1}
+            assert ask_next_edit(client, 2, 4, 17) == {"edits": [], "version": 1}
+            assert sum("next edits" in line for line in client.logs) == 1
+            selection = {"start": {"line": 4, "character": 17}, "end": {"line": 4, "character": 22}}
+            reply = client.ask(3, "workspace/executeCommand", {"command": "completer.rewrite", "arguments": [{"uri": URI, "range": selection}]})
+            assert reply["result"]["version"] == 1 and isinstance(reply["result"]["edits"], list)
+        finally:
+            client.close()
