@@ -94,34 +94,40 @@ def line_end(text: str, offset: int) -> int:
     return len(text) if end < 0 else end
 
 
-def body_lines(source: str, entry_point: str) -> tuple[int, int] | None:
-    """First and last line (1-based) of the entry point's body after its docstring."""
-    tree = ast.parse(source)
+def entry_body(tree: ast.Module, entry_point: str) -> tuple[ast.FunctionDef, int, int] | None:
+    """The entry point's definition and the first and last line (1-based) of its body after the docstring."""
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == entry_point:
-            body = node.body[1:] if node.body and isinstance(node.body[0], ast.Expr) \
-                and isinstance(getattr(node.body[0], "value", None), ast.Constant) else node.body
-            return (body[0].lineno, node.end_lineno) if body else None
+            docstring = node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)
+            body = node.body[1:] if docstring else node.body
+            return (node, body[0].lineno, node.end_lineno) if body else None
     return None
 
 
 def make_slip(source: str, entry_point: str, kind: str, rng: random.Random) -> tuple[int, int, str] | None:
     """(start, end, text): source[start:end] becomes text; None when the body has no place for this slip."""
-    lines = body_lines(source, entry_point)
-    if lines is None:
+    tree = ast.parse(source)
+    found = entry_body(tree, entry_point)
+    if found is None:
         return None
+    function, first, last = found
+    rows = source.split("\n")
     starts = [0]
-    for line in source.split("\n"):
-        starts.append(starts[-1] + len(line) + 1)
+    for row in rows:
+        starts.append(starts[-1] + len(row) + 1)
 
     def at(row: int, col: int) -> int:
+        """The offset of a tokenize position (a character column)."""
         return starts[row - 1] + col
 
-    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if lines[0] <= t.start[0] <= lines[1]]
-    nodes = [n for n in ast.walk(ast.parse(source)) if lines[0] <= getattr(n, "lineno", 0) and getattr(n, "end_lineno", 1 << 30) <= lines[1]]
+    def node_at(row: int, col: int) -> int:
+        """The offset of an ast position (a UTF-8 byte column)."""
+        return at(row, len(rows[row - 1].encode()[:col].decode(errors="ignore")))
+
+    tokens = [t for t in tokenize.generate_tokens(io.StringIO(source).readline) if first <= t.start[0] <= last]
+    nodes = [n for n in ast.walk(function) if first <= getattr(n, "lineno", 0) and getattr(n, "end_lineno", last + 1) <= last]
     local_names = sorted({n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-                         | {a.arg for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef) and n.name == entry_point
-                            for a in n.args.args})
+                         | {a.arg for a in function.args.args})
     names = [t for t in tokens if t.type == tokenize.NAME and not keyword.iskeyword(t.string)]
     candidates: list[tuple[int, int, str]] = []
     if kind == "typo":
@@ -145,7 +151,7 @@ def make_slip(source: str, entry_point: str, kind: str, rng: random.Random) -> t
         for n in nodes:
             if isinstance(n, ast.Call) and len(n.args) >= 2 and not n.keywords and n.args[-2].end_lineno == n.args[-1].end_lineno:
                 a, b = n.args[-2], n.args[-1]
-                candidates.append((at(a.end_lineno, a.end_col_offset), at(b.end_lineno, b.end_col_offset), ""))
+                candidates.append((node_at(a.end_lineno, a.end_col_offset), node_at(b.end_lineno, b.end_col_offset), ""))
     elif kind == "swapped-pair":
         for n in nodes:
             pair = (n.args[0], n.args[1]) if isinstance(n, ast.Call) and len(n.args) >= 2 else \
@@ -156,8 +162,8 @@ def make_slip(source: str, entry_point: str, kind: str, rng: random.Random) -> t
             first, second = ast.get_source_segment(source, a), ast.get_source_segment(source, b)
             if first is None or second is None or first == second:
                 continue
-            start, end = at(a.lineno, a.col_offset), at(b.end_lineno, b.end_col_offset)
-            middle = source[at(a.end_lineno, a.end_col_offset):at(b.lineno, b.col_offset)]
+            start, end = node_at(a.lineno, a.col_offset), node_at(b.end_lineno, b.end_col_offset)
+            middle = source[node_at(a.end_lineno, a.end_col_offset):node_at(b.lineno, b.col_offset)]
             candidates.append((start, end, second + middle + first))
     else:
         raise BadInput(f"unknown slip {kind!r}; choose one of {', '.join(SLIPS)}")

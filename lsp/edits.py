@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from completer.likelihood import TokenScore
 from completer.models import Model
 from lsp import pipeline
+from lsp.documents import line_bounds
 from lsp.pipeline import Options
 
 # A token less likely than this is a candidate for a next edit. Calibrated with the bundled model on the 526
@@ -53,14 +54,6 @@ class EditSuggestion:
     stats: dict | None = None  # the denoising's stats
 
 
-def line_range(document: str, row: int, rows: int) -> tuple[int, int]:
-    """Characters from the start of line ``row`` to the end of line ``row + rows - 1`` (its newline excluded)."""
-    starts = [0] + [i + 1 for i, ch in enumerate(document) if ch == "\n"]
-    first, last = max(row, 0), min(row + rows - 1, len(starts) - 1)
-    end = starts[last + 1] - 1 if last + 1 < len(starts) else len(document)
-    return starts[first], max(end, starts[first])
-
-
 def scored_ranges(document: str, offset: int, recent: Iterable[int] = ()) -> list[tuple[int, int]]:
     """The character ranges to score: lines around the cursor, then lines around the newest edits, whole lines,
     merged, at most `MAX_SCORED_LINES` lines in all."""
@@ -76,7 +69,7 @@ def scored_ranges(document: str, offset: int, recent: Iterable[int] = ()) -> lis
             groups[-1].append(r)
         else:
             groups.append([r])
-    return [line_range(document, g[0], len(g)) for g in groups]
+    return [(line_bounds(document, g[0])[0], line_bounds(document, g[-1])[1]) for g in groups]
 
 
 def score(model: Model, document: str, start: int, end: int, language_id: str, options: Options) -> list[TokenScore]:
