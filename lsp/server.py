@@ -261,10 +261,7 @@ def code_action(ls: CompleterServer, params: types.CodeActionParams) -> list[typ
     """Offer "Rewrite selection" for a selection that is not empty."""
     if params.range.start == params.range.end or ls.documents.get(params.text_document.uri) is None:
         return []
-    selection = params.range
-    argument = {"uri": params.text_document.uri, "range": {
-        "start": {"line": selection.start.line, "character": selection.start.character},
-        "end": {"line": selection.end.line, "character": selection.end.character}}}
+    argument = {"uri": params.text_document.uri, "range": range_json(params.range.start, params.range.end)}
     command = types.Command(title="Rewrite selection", command=REWRITE, arguments=[argument])
     return [types.CodeAction(title="Rewrite selection (completer)", kind=types.CodeActionKind.RefactorRewrite, command=command)]
 
@@ -286,14 +283,13 @@ async def edits_reply(ls: CompleterServer, document: Document, where: str,
         return {"edits": [], "version": version}
     if stale():
         return {"edits": [], "version": version}
-    edits = [{"range": {"start": position_json(document, edit.start, encoding), "end": position_json(document, edit.end, encoding)},
+    edits = [{"range": range_json(document.position(edit.start, encoding), document.position(edit.end, encoding)),
               "text": edit.text} for edit in suggestion.edits]
     return {"edits": edits, "version": version}
 
 
-def position_json(document: Document, offset: int, encoding: str) -> dict:
-    position = document.position(offset, encoding)
-    return {"line": position.line, "character": position.character}
+def range_json(start: types.Position, end: types.Position) -> dict:
+    return {"start": {"line": start.line, "character": start.character}, "end": {"line": end.line, "character": end.character}}
 
 
 def document_position(params: Any, method: str) -> tuple[str, int | None, types.Position]:
