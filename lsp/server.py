@@ -268,14 +268,19 @@ def code_action(ls: CompleterServer, params: types.CodeActionParams) -> list[typ
 
 async def edits_reply(ls: CompleterServer, document: Document, where: str,
                       work: Callable[[Callable[[], bool]], Awaitable[EditSuggestion]]) -> dict:
-    """Run edit work while the document stays at its version; its edits as LSP ranges, none once it changed."""
+    """Run edit work while the document stays at its version; its edits as LSP ranges, none once it changed.
+    A `$/cancelRequest` stops the model's work at its next pass."""
     version, encoding = document.version, ls.workspace.position_encoding
+    cancelled = Event()
 
     def stale() -> bool:
-        return document.version != version or ls.documents.get(document.uri) is not document
+        return cancelled.is_set() or document.version != version or ls.documents.get(document.uri) is not document
 
     try:
         suggestion = await work(stale)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
     except Cancelled:
         return {"edits": [], "version": version}
     except CompleterError as error:

@@ -26,6 +26,7 @@ SCRIPT = {"rules": [
     {"after": "closers = f(", "text": "a) + 1"},
     {"after": "total = ", "text": "1", "pause_ms": 300},  # slow enough for a newer request or a cancel to arrive
     {"after": "count = ", "text": "2", "pause_ms": 300},
+    {"after": "slow_rewrite = ", "text": "3", "pause_ms": 300},
 ]}
 SCRIPT_FILE = Path(tempfile.mkdtemp(prefix="completer-script-")) / "script.json"
 SCRIPT_FILE.write_text(json.dumps(SCRIPT))
@@ -114,3 +115,16 @@ async def test_newer_request_supersedes_older_and_cancel_request_is_honoured(cli
     # cancelled: they stop at its next pass
     assert after["cancellations"] - before["cancellations"] == 2
     assert 1 <= after["model_calls"] - before["model_calls"] <= 3
+
+
+async def test_a_cancelled_rewrite_is_answered_as_cancelled_and_the_server_goes_on(client: LanguageClient):
+    open_document(client, "file:///rewrite.py", "slow_rewrite = 1\n")
+    arguments = [{"uri": "file:///rewrite.py", "range": {"start": {"line": 0, "character": 15}, "end": {"line": 0, "character": 16}}}]
+    params = types.ExecuteCommandParams(command="completer.rewrite", arguments=arguments)
+    cancelled = client.protocol.send_request(types.WORKSPACE_EXECUTE_COMMAND, params, msg_id="rewrite-to-cancel")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="rewrite-to-cancel"))
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wrap_future(cancelled)
+    assert error.value.code == JsonRpcRequestCancelled.CODE
+    result = await client.workspace_execute_command_async(params)
+    assert plain(result) == {"edits": [{"range": arguments[0]["range"], "text": "3"}], "version": 1}
