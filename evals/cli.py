@@ -118,17 +118,21 @@ def run_edits(args: argparse.Namespace) -> int:
     check_writable(args.out)
     if not 0 <= args.edit_threshold <= 1:
         raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
-    system, propose = args.system, lambda task: oracle(task, args.system)
+    system, propose, model = args.system, lambda task: oracle(task, args.system), None
     if args.system == "model":
         from completer.models import open_model
         model = open_model(args.model)
         options = decoding_options(args)
         system = f"model ({model.name}, threshold {args.edit_threshold:g})"
         propose = lambda task: model_proposal(model, task, options, args.edit_threshold)
-    with ThreadPoolExecutor(args.workers) as pool:
-        futures = [pool.submit(record, task, propose(task), args.timeout)
-                   for task in tqdm(tasks, desc="edits", unit="task", file=sys.stderr)]
-        records = [future.result() for future in futures]
+    try:
+        with ThreadPoolExecutor(args.workers) as pool:
+            futures = [pool.submit(record, task, propose(task), args.timeout)
+                       for task in tqdm(tasks, desc="edits", unit="task", file=sys.stderr)]
+            records = [future.result() for future in futures]
+    finally:
+        if model is not None:
+            model.close()
     if args.out is not None:
         args.out.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
     print(edit_summary(str(args.repo) if args.repo else "HumanEval slips", system, records))
