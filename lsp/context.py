@@ -71,6 +71,18 @@ CLOSERS = {")": "(", "]": "[", "}": "{"}
 QUOTES = "\"'`"
 
 
+def line_bounds(text: str, line: int) -> tuple[int, int] | None:
+    """Start and end (before "\r\n" or "\n") of `line`, or None past the last line."""
+    start = 0
+    for _ in range(line):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return None
+    end = text.find("\n", start)
+    end = len(text) if end < 0 else end
+    return start, end - 1 if end > start and text[end - 1] == "\r" else end
+
+
 def estimate_tokens(text: str) -> int:
     """Cheap stand-in for a tokenizer: code averages about three characters a token."""
     return len(text) // 3 + 1

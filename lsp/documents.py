@@ -13,6 +13,8 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
+from lsp.context import line_bounds
+
 CODECS = {  # LSP position encoding -> (Python codec, bytes per code unit)
     types.PositionEncodingKind.Utf8: ("utf-8", 1),
     types.PositionEncodingKind.Utf16: ("utf-16-le", 2),
@@ -43,18 +45,6 @@ def column(line: str, character: int, encoding: str) -> int:
         return len(head.decode(codec, "surrogatepass"))
     except UnicodeDecodeError as cut:
         return len(head[: cut.start].decode(codec, "surrogatepass"))
-
-
-def line_bounds(text: str, line: int) -> tuple[int, int] | None:
-    """Start and end (before "\r\n" or "\n") of `line`, or None past the last line."""
-    start = 0
-    for _ in range(line):
-        start = text.find("\n", start) + 1
-        if start == 0:
-            return None
-    end = text.find("\n", start)
-    end = len(text) if end < 0 else end
-    return start, end - 1 if end > start and text[end - 1] == "\r" else end
 
 
 RECENT_EDITS = 8  # edits a document remembers for next-edit suggestions

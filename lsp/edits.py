@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from completer.likelihood import TokenScore
 from completer.models import Model
 from lsp import pipeline
-from lsp.documents import line_bounds
+from lsp.context import line_bounds
 from lsp.pipeline import Options
 
 # A token less likely than this is a candidate for a next edit. Calibrated with the bundled model on the 526
