@@ -207,11 +207,7 @@ class Scheduler:
             return Denoiser(self.engine.model, tok, prefix_ids, suffix_ids, settings, on_draft=drafts,
                             line_start=line_start)
 
-        with self.wakeup:
-            if self.closed:
-                raise RuntimeError("the scheduler is closed")
-            self.waiting.append((job, make))
-            self.wakeup.notify()
+        self.enqueue(self.waiting, (job, make))
         return job
 
     def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
@@ -235,12 +231,16 @@ class Scheduler:
             return [TokenScore(start, end, prob) for (start, end), prob in zip(offsets, probs)]
 
         future: Future[list[TokenScore]] = Future()
+        self.enqueue(self.calls, (future, run))
+        return future
+
+    def enqueue(self, queue: deque, item: tuple) -> None:
+        """Hand work to the worker thread; RuntimeError once the scheduler is closed."""
         with self.wakeup:
             if self.closed:
                 raise RuntimeError("the scheduler is closed")
-            self.calls.append((future, run))
+            queue.append(item)
             self.wakeup.notify()
-        return future
 
     def close(self) -> None:
         with self.wakeup:

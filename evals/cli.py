@@ -33,7 +33,7 @@ from evals.edits import EDIT_SYSTEMS, humaneval_edit_tasks, mine_edit_tasks, mod
 from evals.edits import summary as edit_summary
 from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks
 from evals.metrics import mean_pass_at_k
-from lsp.cli import add_decoding_options, decoding_options
+from lsp.cli import add_decoding_options, add_edit_threshold_option, decoding_options, edit_threshold
 
 SYSTEMS = ("model", "canonical", "empty")
 PASS_AT = (1, 10, 100)
@@ -92,16 +92,13 @@ def add_eval_parser(subparsers) -> None:
 
 
 def add_edits_parser(benchmarks) -> None:
-    from lsp.edits import DEFAULT_EDIT_THRESHOLD
-
     parser = benchmarks.add_parser("edits", help="next edits: slipped HumanEval solutions (their tests judge) "
                                                  "or small fixes from a git history")
     parser.add_argument("--repo", type=Path, help="mine tasks from this git repository's commits instead")
     parser.add_argument("--system", choices=EDIT_SYSTEMS, default="model",
                         help="model: the engine; fix: the true fix (checks the harness: 100%%); none: no edit (the baseline)")
     add_decoding_options(parser)
-    parser.add_argument("--edit-threshold", type=float, default=DEFAULT_EDIT_THRESHOLD,
-                        help=f"suggest where a token is less likely than this (default {DEFAULT_EDIT_THRESHOLD})")
+    add_edit_threshold_option(parser)
     parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
     parser.add_argument("--seed", type=int, default=0, help="picks the subset")
     parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
@@ -116,15 +113,14 @@ def run_edits(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.repo}: no commit changes a few lines of one source file in one place")
     tasks = select_tasks(tasks, args.limit, args.seed)
     check_writable(args.out)
-    if not 0 <= args.edit_threshold <= 1:
-        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
+    threshold = edit_threshold(args)
     system, propose, model = args.system, lambda task: oracle(task, args.system), None
     if args.system == "model":
         from completer.models import open_model
         model = open_model(args.model)
         options = decoding_options(args)
-        system = f"model ({model.name}, threshold {args.edit_threshold:g})"
-        propose = lambda task: model_proposal(model, task, options, args.edit_threshold)
+        system = f"model ({model.name}, threshold {threshold:g})"
+        propose = lambda task: model_proposal(model, task, options, threshold)
     try:
         with ThreadPoolExecutor(args.workers) as pool:
             futures = [pool.submit(record, task, propose(task), args.timeout)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from completer.errors import BadInput
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
+from lsp.edits import DEFAULT_EDIT_THRESHOLD
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
 
@@ -85,8 +86,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     text = read_text(path)
     cursor = cursor_offset(path, text, args.line, args.col)
     language = LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext")
-    if args.edit_threshold is not None and not 0 <= args.edit_threshold <= 1:
-        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
+    threshold = edit_threshold(args)
     end = None
     if args.select_to is not None:
         line, _, col = args.select_to.partition(":")
@@ -100,8 +100,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
         if end is not None:
             result = rewrite(model, text, cursor, end, language, options)
         else:
-            threshold = {} if args.edit_threshold is None else {"threshold": args.edit_threshold}
-            result = next_edit(model, text, cursor, language, options, **threshold)
+            result = next_edit(model, text, cursor, language, options, threshold=threshold)
     finally:
         model.close()
     edits = [{"start": line_col(text, e.start), "end": line_col(text, e.end), "old": text[e.start:e.end], "text": e.text}
@@ -153,6 +152,19 @@ def decoding_options(args: argparse.Namespace, **fields) -> Options:
                    **fields)
 
 
+def add_edit_threshold_option(p: argparse.ArgumentParser) -> None:
+    """The next-edit threshold, for every command that suggests next edits."""
+    p.add_argument("--edit-threshold", type=float, default=DEFAULT_EDIT_THRESHOLD,
+                   help=f"suggest an edit where a token is less likely than this (default {DEFAULT_EDIT_THRESHOLD})")
+
+
+def edit_threshold(args: argparse.Namespace) -> float:
+    """`add_edit_threshold_option`'s value; BadInput when it is no probability."""
+    if not 0 <= args.edit_threshold <= 1:
+        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
+    return args.edit_threshold
+
+
 def add_decoding_options(p: argparse.ArgumentParser) -> None:
     """The decoding options every command that completes shares."""
     p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
@@ -189,8 +201,7 @@ def add_edit_parser(sub) -> None:
     p.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
     p.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
     p.add_argument("--select-to", metavar="LINE:COL", help="rewrite the selection from the cursor to here instead")
-    p.add_argument("--edit-threshold", type=float, help="suggest an edit where a token is less likely than this "
-                                                        "(default: the language server's)")
+    add_edit_threshold_option(p)
     add_decoding_options(p)
     p.add_argument("--json", action="store_true", help="print JSON with the edits, the masked range and the stats")
     p.set_defaults(func=cmd_edit)

@@ -47,12 +47,13 @@ end
 
 --- The lines first_row..last_row as they read after `edits` (byte offsets within those lines).
 local function edited_lines(bufnr, first_row, last_row, spans)
-  local text = table.concat(vim.api.nvim_buf_get_lines(bufnr, first_row, last_row + 1, true), "\n")
+  local lines = vim.api.nvim_buf_get_lines(bufnr, first_row, last_row + 1, true)
   local starts, at = {}, 0
-  for row = first_row, last_row do
-    starts[row] = at
-    at = at + #vim.api.nvim_buf_get_lines(bufnr, row, row + 1, true)[1] + 1
+  for i, line in ipairs(lines) do
+    starts[first_row + i - 1] = at
+    at = at + #line + 1
   end
+  local text = table.concat(lines, "\n")
   table.sort(spans, function(a, b) return a.start_row > b.start_row or (a.start_row == b.start_row and a.start_col > b.start_col) end)
   for _, s in ipairs(spans) do
     local from, to = starts[s.start_row] + s.start_col, starts[s.end_row] + s.end_col
