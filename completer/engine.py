@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import budget
+from . import budget, graphs
 from .checkpoint import load_checkpoint
 from .errors import BadInput
 from .model import Transformer
@@ -26,21 +26,23 @@ class Completion:
 
 
 class Engine:
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str):
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, cuda_graphs: bool = False):
         self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.cuda_graphs = cuda_graphs  # block passes replay CUDA graphs (`completer.graphs`)
 
     @classmethod
     def load(cls, model: str | None = None, device: str | None = None, threads: int | None = None) -> "Engine":
         """Load a checkpoint folder or hub id (None: the bundled model); bf16 on a GPU, fp32 on CPU
-        with ``threads`` torch threads (None: `default_threads`)."""
+        with ``threads`` torch threads (None: `default_threads`); CUDA graphs as COMPLETER_CUDA_GRAPHS says."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if threads is not None and threads <= 0:
             raise BadInput(f"threads must be a positive number (got {threads})")
+        cuda_graphs = graphs.wanted(device)
         if not device.startswith("cuda"):
             torch.set_num_threads(threads or default_threads())
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         net, tokenizer, folder = load_checkpoint(model, dtype=dtype, device=device)
-        return cls(net, tokenizer, "bundled" if model is None else folder.name)
+        return cls(net, tokenizer, "bundled" if model is None else folder.name, cuda_graphs)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))

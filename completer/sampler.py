@@ -360,20 +360,25 @@ class Denoiser:
         self.result = self.span.ids[:end]
 
 
-def batch_pass(model: Transformer, cache: ContextCache, states: list[Denoiser], n_block: int) -> None:
+Forward = Callable[[Tensor, Tensor, CacheWindow, Tensor], Tensor]  # `Transformer.forward_windows`'s signature
+
+
+def batch_pass(model: Transformer, cache: ContextCache, states: list[Denoiser], n_block: int,
+               block_forward: Forward | None = None) -> None:
     """One pass for every state: state i owns row i of ``cache``; the first ``n_block`` do cached
-    block passes (one forward over their windows), the rest whole-sequence passes (one more forward).
+    block passes (one forward over their windows, through ``block_forward`` when given: CUDA graphs),
+    the rest whole-sequence passes (one more forward, always the model's own).
 
     The cache must have a spare last column, past every sequence, where window padding is written.
     """
     with torch.inference_mode():
         if n_block:
-            window_forward(model, cache, states[:n_block], 0, full=False)
+            window_forward(block_forward or model.forward_windows, cache, states[:n_block], 0, full=False)
         if n_block < len(states):
-            window_forward(model, cache, states[n_block:], n_block, full=True)
+            window_forward(model.forward_windows, cache, states[n_block:], n_block, full=True)
 
 
-def window_forward(model: Transformer, cache: ContextCache, states: list[Denoiser], first_row: int, full: bool) -> None:
+def window_forward(forward: Forward, cache: ContextCache, states: list[Denoiser], first_row: int, full: bool) -> None:
     """One forward over each state's window (`Denoiser.window`), padded to the longest; state i owns
     row first_row + i. Padding writes its keys to the spare column and reads no keys past its row's."""
     device, spare = cache.k.device, cache.seq_len - 1
@@ -392,7 +397,7 @@ def window_forward(model: Transformer, cache: ContextCache, states: list[Denoise
     lengths = [st.seq_len() for st in states]
     window = CacheWindow(cache, slice(first_row, first_row + len(states)), max(lengths), write=write.to(device),
                          kv_len=key_lengths(lengths, device))
-    logits = model.forward_windows(tokens.to(device), positions.to(device), window, logits_at.to(device))
+    logits = forward(tokens.to(device), positions.to(device), window, logits_at.to(device))
     apply(states, logits, [len(r) for r in rows], full)
 
 

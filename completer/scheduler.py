@@ -26,6 +26,7 @@ import torch
 from . import budget
 from .engine import Completion, Engine
 from .errors import BadInput, Cancelled
+from .graphs import BlockGraphs
 from .likelihood import TokenScore, token_probs
 from .model import ContextCache, Transformer
 from .prefix_cache import PrefixCache
@@ -67,8 +68,8 @@ class Job:
 class Batch:
     """The requests in flight and their rows of one pooled cache; `step` runs one pass for all of them."""
 
-    def __init__(self, model: Transformer) -> None:
-        self.model = model
+    def __init__(self, model: Transformer, graphs: BlockGraphs | None = None) -> None:
+        self.model, self.graphs = model, graphs
         self.states: list[Denoiser] = []
         self.cache: ContextCache | None = None
         self.prefixes = PrefixCache()
@@ -140,14 +141,14 @@ class Batch:
         n_block = sum(not f for f in full)
         for row in range(n_block, len(states)):
             self.copy_keys(row)
-        batch_pass(self.model, self.cache, states, n_block)
+        batch_pass(self.model, self.cache, states, n_block, self.graphs.forward if self.graphs else None)
         done = [k for k, st in enumerate(states) if st.finished]
         return [self.remove(k) for k in reversed(done)]
 
 
-def decode(model: Transformer, states: list[Denoiser]) -> list[list[int]]:
+def decode(model: Transformer, states: list[Denoiser], graphs: BlockGraphs | None = None) -> list[list[int]]:
     """Run states to their end in one batch, without a thread (tests, benchmarks); results in order."""
-    batch = Batch(model)
+    batch = Batch(model, graphs)
     for st in states:
         batch.add(st)
     while batch.states:
@@ -162,7 +163,7 @@ class Scheduler:
 
     def __init__(self, engine: Engine, capacity: int = DEFAULT_CAPACITY) -> None:
         self.engine, self.capacity = engine, capacity
-        self.batch = Batch(engine.model)
+        self.batch = Batch(engine.model, BlockGraphs(engine.model) if engine.cuda_graphs else None)
         self.jobs: dict[int, Job] = {}  # id(state) -> its job
         self.waiting: deque[tuple[Job, Callable[[], Denoiser]]] = deque()
         self.calls: deque[tuple[Future, Callable[[], object]]] = deque()  # other model work, run between passes
