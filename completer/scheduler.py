@@ -145,15 +145,18 @@ class Batch:
         done = [k for k, st in enumerate(states) if st.finished]
         return [self.remove(k) for k in reversed(done)]
 
+    def run(self, states: list[Denoiser]) -> list[list[int]]:
+        """Run states to their end together, without a thread (tests, benchmarks); results in order."""
+        for st in states:
+            self.add(st)
+        while self.states:
+            self.step()
+        return [st.result for st in states]
+
 
 def decode(model: Transformer, states: list[Denoiser], graphs: BlockGraphs | None = None) -> list[list[int]]:
-    """Run states to their end in one batch, without a thread (tests, benchmarks); results in order."""
-    batch = Batch(model, graphs)
-    for st in states:
-        batch.add(st)
-    while batch.states:
-        batch.step()
-    return [st.result for st in states]
+    """Run states to their end in a batch of their own; results in order."""
+    return Batch(model, graphs).run(states)
 
 
 class Scheduler:

@@ -2,9 +2,10 @@
 
 A model of the bundled model's shape (or ``--model``'s) fills a 64-token span in a fixed 16 passes
 (2 blocks of 32, 8 passes each) between contexts of 1k and 4k tokens, through the scheduler's own
-batch (`completer.scheduler.Batch`, kept across runs as the server keeps it). Naive runs a full forward over the whole sequence every pass;
-cached computes the context once and then only the active block; graphs (CUDA only) replays the
-block passes from captured CUDA graphs (`completer.graphs`), its first run capturing them.
+batch (`completer.scheduler.Batch`, kept across runs as the server keeps it). Naive runs a full
+forward over the whole sequence every pass; cached computes the context once and then only the
+active block; graphs (CUDA only) replays the block passes from captured CUDA graphs
+(`completer.graphs`), its first run capturing them.
 
     python -m evals.bench_denoiser [--device cpu|cuda] [--contexts 1024 4096] [--runs 5] [--batch 1]
 """
@@ -33,10 +34,7 @@ def time_requests(model, tok, prompts, use_cache: bool, runs: int, graphs: Block
     for _ in range(runs + 1):  # the first run warms up (compiles, captures) and is dropped
         states = [Denoiser(model, tok, prefix, suffix, settings) for prefix, suffix in prompts]
         t0 = time.perf_counter()
-        for state in states:
-            batch.add(state)
-        while batch.states:  # each pass ends in a host transfer: the clock sees finished work
-            batch.step()
+        batch.run(states)  # each pass ends in a host transfer: the clock sees finished work
         times.append(time.perf_counter() - t0)
         passes = states[0].stats.forward_passes
     return statistics.median(times[1:]) * 1000, times[0] * 1000, passes

@@ -24,7 +24,7 @@ PROMPTS = [
 ]
 SETTINGS = [
     dict(max_tokens=40, threshold=None, steps=4, block_size=24),  # windows of 24 and 48: two buckets
-    dict(max_tokens=24, block_size=8, threshold=0.3),             # grows: the pool is rebuilt on the way
+    dict(max_tokens=24, block_size=8, threshold=0.3),             # grows by blocks past its first
     dict(max_tokens=16, span="line"),
     dict(max_tokens=20, refresh_every=3, block_size=8),
 ]
