@@ -147,11 +147,23 @@ def test_stream_sends_each_whole_draft_then_the_final_text_then_done(client: htt
 
 
 class WatchedScheduler(Scheduler):
-    """The real scheduler, keeping the jobs it was given: a cancelled job is the only sign of a hang-up."""
+    """The real scheduler, keeping the jobs it was given: a cancelled job is the only sign of a hang-up.
+
+    Each pass waits PASS_DELAY_S first, so a long request outlasts the client's patience on any machine
+    (on a fast one the tiny model's 256 tokens took 0.32 s, under the 0.5 s the client waits)."""
+
+    PASS_DELAY_S = 0.1
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.submitted = []
+        step = self.batch.step
+
+        def slow_step():
+            time.sleep(self.PASS_DELAY_S)
+            return step()
+
+        self.batch.step = slow_step
 
     def submit(self, *args, **kwargs):
         job = super().submit(*args, **kwargs)
