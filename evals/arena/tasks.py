@@ -122,16 +122,23 @@ def _body_span(node: Node) -> tuple[int, int] | None:
     return body.start_byte, body.end_byte
 
 
-def _rest_of_line_cursors(node: Node, source: bytes) -> list[int]:
-    """Token starts that are mid-line (code before them on the line) with code after them."""
-    if node.child_count == 0:
+def _rest_of_line_cursors(root: Node, source: bytes) -> list[int]:
+    """Token starts that are mid-line (code before them on the line) with code after them.
+
+    Walked with a stack, not recursion: deeply nested expressions (the standard library has some)
+    went past Python's recursion limit."""
+    cursors, stack = [], [root]
+    while stack:
+        node = stack.pop()
+        if node.child_count:
+            stack.extend(reversed(node.children))
+            continue
         line_start, line_end = _line_bounds(source, node.start_byte, node.start_byte)
         before = source[line_start:node.start_byte]
         rest = source[node.start_byte:line_end]
         if before.strip() and rest.strip() and len(rest) <= MAX_LINE_SPAN_CHARS and node.type != "comment":
-            return [node.start_byte]
-        return []
-    return [cursor for child in node.children for cursor in _rest_of_line_cursors(child, source)]
+            cursors.append(node.start_byte)
+    return cursors
 
 
 def _candidates(root: Node, source: bytes) -> dict[str, list[tuple[int, int]]]:
