@@ -57,3 +57,36 @@ def token_probs(model: Transformer, tok: Tokenizer, prefix: list[int], region: l
         logits[:, [tok.mask_id, *tok.end_ids]] = -torch.inf
         probs = torch.softmax(logits, dim=-1).gather(1, torch.tensor(region, device=device)[:, None])
     return probs.squeeze(1).tolist()
+
+
+def span_scores(model: Transformer, tok: Tokenizer, prefix: list[int], spans: list[list[int]], suffix: list[int]) -> list[float]:
+    """How likely the model finds each candidate filling of the span between ``prefix`` and ``suffix``:
+    the mean log-probability of its tokens as the denoiser's first pass over a span of its length
+    predicts them, in one forward for every candidate.
+
+    A row is ``prefix + [MASK] * n + [end ...] + suffix``, the span padded with end tokens to the
+    longest candidate plus one: the state of a span of n tokens that ends there, every row one length
+    (no padding mask). With every span position masked, a row depends only on n, so candidates of one
+    length share a row: the forward has a row per distinct length, which keeps it within a keystroke's
+    budget on a CPU. An empty candidate scores 0.
+    """
+    lengths = sorted({len(s) for s in spans if s})
+    if not lengths:
+        return [0.0] * len(spans)
+    shift = 1 if model.config.shift_logits else 0
+    if shift and not prefix:
+        prefix = [tok.bos_id if tok.bos_id is not None else tok.end_id]
+    P, L, device = len(prefix), lengths[-1] + 1, model.embed_tokens.weight.device
+    rows = [prefix + [tok.mask_id] * n + [tok.end_id] * (L - n) + suffix for n in lengths]
+    row_of = [lengths.index(len(s)) for s in spans for _ in s]
+    at = [P - shift + j for s in spans for j in range(len(s))]
+    owner = [i for i, s in enumerate(spans) for _ in s]
+    with torch.inference_mode():
+        tokens = torch.tensor(rows, device=device)
+        hidden = model.hidden(tokens, torch.arange(tokens.shape[1], device=device), None)
+        logits = model.lm_head(model.norm(hidden[row_of, at])).float()
+        logits[:, [tok.mask_id, *tok.end_ids]] = -torch.inf  # what is compared is real tokens only, as in token_probs
+        wanted = torch.tensor([t for s in spans for t in s], device=device)
+        logp = torch.log_softmax(logits, dim=-1).gather(1, wanted[:, None]).squeeze(1)
+        sums = torch.zeros(len(spans), device=device).index_add_(0, torch.tensor(owner, device=device), logp)
+    return [total / len(s) if s else 0.0 for total, s in zip(sums.tolist(), spans)]

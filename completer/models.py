@@ -1,9 +1,10 @@
 """Where a `model` setting leads: a local checkpoint run by our scheduler, or a remote endpoint.
 
-Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop) -> Job`, `score(prefix,
-region, suffix) -> Future[list[TokenScore]]` (where `can_score`: a remote endpoint answers no
-probabilities, so it raises CompleterError), `name`, `count_tokens`, `context_budget`, `complete`,
-`close`. Front ends open models only here.
+Both have one face: `submit(prefix, suffix, settings, on_draft, should_stop, hint) -> Job`,
+`score(prefix, region, suffix) -> Future[list[TokenScore]]` and `rank(prefix, candidates, suffix) ->
+Future[list[float]]` (where `can_score`: a remote endpoint answers no probabilities, so both raise
+CompleterError and a hint is not sent), `special_texts`, `name`, `count_tokens`, `context_budget`,
+`complete`, `close`. Front ends open models only here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from .scheduler import Job, Scheduler
 
 class Model(Protocol):
     name: str
-    can_score: bool  # whether `score` works: next-edit suggestions need it
+    can_score: bool  # whether `score` and `rank` work: next edits and drafts need them
+    special_texts: tuple[str, ...]  # the tokenizer's special tokens as text (none known for a remote model)
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -27,12 +29,14 @@ class Model(Protocol):
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> Job: ...
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job: ...
 
     def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
                  on_draft: Callable[[str], None] | None = None) -> Completion: ...
 
     def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]: ...
+
+    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]: ...
 
     def close(self) -> None: ...
 

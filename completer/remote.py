@@ -36,7 +36,8 @@ REMOTE_WINDOW = 4096  # context window assumed for a model we cannot ask; its se
 class RemoteModel:
     """Same face as the scheduler (`submit` -> Job, `name`, `count_tokens`, `context_budget`)."""
 
-    can_score = False  # a completions endpoint answers no token probabilities: no next edits
+    can_score = False  # a completions endpoint answers no token probabilities: no next edits, no drafts
+    special_texts: tuple[str, ...] = ()  # its tokenizer is not ours to read (`lsp.checks` knows the usual spellings)
 
     def __init__(self, url: str, api_key: str | None = None, workers: int = 16) -> None:
         parts = urlsplit(url)
@@ -61,7 +62,8 @@ class RemoteModel:
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> Job:
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
+        """``hint`` is not sent: a completions endpoint takes none (the pipeline gives none where `can_score` is False)."""
         settings.validate()
         job = Job(should_stop)
         body = {"prompt": prefix, "suffix": suffix, "max_tokens": settings.max_tokens,
@@ -82,6 +84,10 @@ class RemoteModel:
     def score(self, prefix: str, region: str, suffix: str):
         raise CompleterError(f"remote model {self.name}: next-edit suggestions read the probability of every "
                              "token, which a completions endpoint does not give; use a local model")
+
+    def rank(self, prefix: str, candidates: list[str], suffix: str):
+        raise CompleterError(f"remote model {self.name}: ranking candidates reads token probabilities, "
+                             "which a completions endpoint does not give")
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

@@ -115,6 +115,7 @@ class DenoiseStats:
     context_tokens: int = 0
     span_tokens: int = 0
     reused_tokens: int = 0  # context tokens whose keys the first pass copied from an earlier request
+    accepted_tokens: int = 0  # tokens of a draft (`hint`) committed because the model's pick agreed
 
     @property
     def tokens_per_forward(self) -> float:
@@ -131,7 +132,7 @@ class DenoiseStats:
                 "tokens_per_forward": round(self.tokens_per_forward, 3),
                 "useful_tokens_per_forward": round(self.useful_tokens_per_forward, 3), "wall_ms": round(self.wall_ms, 2),
                 "context_tokens": self.context_tokens, "span_tokens": self.span_tokens,
-                "reused_tokens": self.reused_tokens}
+                "reused_tokens": self.reused_tokens, "accepted_tokens": self.accepted_tokens}
 
 
 @dataclass
@@ -151,11 +152,15 @@ def indent_width(line: str) -> int:
 class Denoiser:
     """One request's decoding state; each `advance` applies one pass's logits, until `finished`.
 
-    ``result`` is then the span's token ids without the end tokens.
+    ``result`` is then the span's token ids without the end tokens. A ``hint`` (a draft from the user's
+    own code, `lsp.drafts`) sets the span's first budget to its length plus its end, and at every pass
+    each masked position whose pick is the hint's token there is committed too: the draft's tokens the
+    model accepts cost no passes of their own, the rest are denoised as usual.
     """
 
     def __init__(self, model: Transformer, tok: Tokenizer, prefix: list[int], suffix: list[int],
-                 settings: DenoiseSettings, on_draft: Callable[[str], None] | None = None, line_start: str = ""):
+                 settings: DenoiseSettings, on_draft: Callable[[str], None] | None = None, line_start: str = "",
+                 hint: list[int] | None = None):
         settings.validate()
         self.tok, self.s = tok, settings
         self.shift = 1 if model.config.shift_logits else 0
@@ -172,7 +177,8 @@ class Denoiser:
         self.banned: Tensor | None = None
         if settings.span == "line" and tok.newline_ids:
             self.banned = torch.tensor(tok.newline_ids, device=self.device)
-        first = min(settings.span_tokens or settings.block_size, settings.max_tokens)
+        self.hint = hint[:settings.max_tokens - 1] + [tok.end_id] if hint else []
+        first = min(len(self.hint) or settings.span_tokens or settings.block_size, settings.max_tokens)
         self.span = Span([tok.mask_id] * first, [False] * first)
         self.block_lo, self.block_hi = 0, min(settings.block_size, first)
         self.stale_from = 0  # span position from which the cached keys are stale
@@ -250,10 +256,14 @@ class Denoiser:
         else:  # the most confident, ties to the leftmost
             k = math.ceil(len(positions) / max(passes_left, 1))
             picked = sorted(range(len(conf)), key=lambda i: -conf[i])[:k]
-        for i in picked:
+        hint = self.hint
+        chosen = set(picked)
+        accepted = [i for i, p in enumerate(positions) if p < len(hint) and token[i] == hint[p] and i not in chosen]
+        for i in picked + accepted:
             span.ids[positions[i]] = token[i]
             span.done[positions[i]] = True
-        self.stats.committed_tokens += len(picked)
+        self.stats.committed_tokens += len(picked) + len(accepted)
+        self.stats.accepted_tokens += len(accepted)
 
     # -- ending the span -----------------------------------------------------------------------
     def end_at(self, pos: int) -> None:

@@ -27,7 +27,7 @@ from . import budget
 from .engine import Completion, Engine
 from .errors import BadInput, Cancelled
 from .graphs import BlockGraphs
-from .likelihood import TokenScore, token_probs
+from .likelihood import TokenScore, span_scores, token_probs
 from .model import ContextCache, Transformer
 from .prefix_cache import PrefixCache
 from .sampler import DenoiseSettings, Denoiser, batch_pass
@@ -185,6 +185,10 @@ class Scheduler:
     def name(self) -> str:
         return self.engine.name
 
+    @property
+    def special_texts(self) -> tuple[str, ...]:
+        return self.engine.tokenizer.special_texts
+
     def count_tokens(self, text: str) -> int:
         return self.engine.count_tokens(text)
 
@@ -193,23 +197,25 @@ class Scheduler:
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> Job:
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
         """Queue a fill of the span between ``prefix`` and ``suffix``; raises BadInput on bad settings.
 
         Context beyond the budget is cut at tokens, nearest the cursor kept (`budget.keep_nearest`).
-        ``on_draft`` gets each pass's draft on the scheduler's thread: keep it short.
+        ``on_draft`` gets each pass's draft on the scheduler's thread: keep it short. ``hint``: a draft
+        the denoiser may accept token by token (`Denoiser`).
         """
         settings.validate()
         tok = self.engine.tokenizer
         prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
                                                      self.context_budget(settings.max_tokens))
         line_start = prefix[prefix.rfind("\n") + 1:]
+        hint_ids = tok.encode(hint) if hint else None
         job = Job(should_stop)
         drafts = None if on_draft is None else guarded(on_draft)
 
         def make() -> Denoiser:
             return Denoiser(self.engine.model, tok, prefix_ids, suffix_ids, settings, on_draft=drafts,
-                            line_start=line_start)
+                            line_start=line_start, hint=hint_ids)
 
         self.enqueue(self.waiting, (job, make))
         return job
@@ -236,6 +242,21 @@ class Scheduler:
 
         future: Future[list[TokenScore]] = Future()
         self.enqueue(self.calls, (future, run))
+        return future
+
+    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]:
+        """How likely the model finds each candidate text between ``prefix`` and ``suffix``
+        (`completer.likelihood.span_scores`: mean log-probability per token), one forward for all of
+        them, run on the worker thread between two passes."""
+        tok = self.engine.tokenizer
+        spans = [tok.encode(text) for text in candidates]
+        longest = max(map(len, spans), default=0) + 1
+        window = self.engine.model.config.max_seq_len
+        if longest >= window:
+            raise BadInput(f"cannot rank a {longest}-token candidate: the model's window is {window}")
+        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix), self.context_budget(longest))
+        future: Future[list[float]] = Future()
+        self.enqueue(self.calls, (future, lambda: span_scores(self.engine.model, tok, prefix_ids, spans, suffix_ids)))
         return future
 
     def enqueue(self, queue: deque, item: tuple) -> None:

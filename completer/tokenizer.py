@@ -47,6 +47,13 @@ class Tokenizer:
         return [self.backend.decode([i], skip_special_tokens=False) for i in range(self.backend.get_vocab_size())]
 
     @cached_property
+    def special_texts(self) -> tuple[str, ...]:
+        """The special tokens' texts (mask, end, begin, FIM sentinels...): never part of a suggestion."""
+        special = {t.content for t in self.backend.get_added_tokens_decoder().values() if t.special}
+        special |= {self.decode([i]) for i in (self.mask_id, self.bos_id, *self.end_ids) if i is not None}
+        return tuple(sorted(t for t in special if t.strip()))
+
+    @cached_property
     def newline_ids(self) -> list[int]:
         return [i for i, t in enumerate(self.token_texts) if "\n" in t and i not in self.end_ids]
 

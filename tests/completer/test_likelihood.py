@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from completer.errors import BadInput
-from completer.likelihood import token_probs
+from completer.likelihood import span_scores, token_probs
 from completer.sampler import DenoiseSettings
 from completer.scheduler import Scheduler
 from tests.helpers import make_tiny_checkpoint
@@ -71,3 +71,40 @@ def test_an_empty_region_scores_nothing_and_one_past_the_window_is_refused_at_on
     with pytest.raises(BadInput, match="window"):
         scheduler.score("", "x = 1\n" * 5000, "")  # the sides can be cut, the region cannot
     assert scheduler.score(PREFIX, REGION, SUFFIX).result(timeout=60)
+
+
+def span_reference(model, tok, prefix, span, suffix, length):
+    """A candidate's mean log-probability from a plain forward over its own row: its positions masked,
+    then end tokens to ``length`` + 1."""
+    shift = int(model.config.shift_logits)
+    if shift and not prefix:
+        prefix = [tok.bos_id]
+    row = prefix + [tok.mask_id] * len(span) + [tok.end_id] * (length + 1 - len(span)) + suffix
+    with torch.inference_mode():
+        logits = model(torch.tensor([row]))[0, len(prefix) - shift:len(prefix) - shift + len(span)]
+        logits[:, [tok.mask_id, *tok.end_ids]] = -torch.inf
+        logp = torch.log_softmax(logits, -1)[range(len(span)), span]
+    return logp.mean().item()
+
+
+@pytest.mark.parametrize("has_prefix", [True, False])
+def test_span_scores_match_a_forward_over_each_candidates_own_row(scheduler, has_prefix):
+    model, tok = scheduler.engine.model, scheduler.engine.tokenizer
+    prefix, suffix = tok.encode(PREFIX) if has_prefix else [], tok.encode(SUFFIX)
+    spans = [tok.encode("    x = 1"), tok.encode("    pass"), tok.encode("    y = 2"), []]
+    got = span_scores(model, tok, prefix, spans, suffix)
+    longest = max(map(len, spans))
+    want = [span_reference(model, tok, prefix, s, suffix, longest) for s in spans[:3]]
+    assert got[:3] == pytest.approx(want, rel=1e-4) and got[3] == 0.0
+    assert all(x < 0 for x in got[:3])
+
+
+def test_the_scheduler_ranks_candidates_in_one_call_between_passes(scheduler):
+    job = scheduler.submit(PREFIX, SUFFIX, DenoiseSettings(max_tokens=64, span_tokens=64, threshold=None, steps=32))
+    ranked = scheduler.rank(PREFIX, [REGION, "    pass\n", ""], SUFFIX).result(timeout=60)
+    tok = scheduler.engine.tokenizer
+    spans = [tok.encode(REGION), tok.encode("    pass\n"), []]
+    assert ranked == pytest.approx(span_scores(scheduler.engine.model, tok, tok.encode(PREFIX), spans, tok.encode(SUFFIX)), rel=1e-5)
+    job.result(timeout=120)
+    with pytest.raises(BadInput):
+        scheduler.rank(PREFIX, ["x " * 2000], SUFFIX)

@@ -250,3 +250,30 @@ def test_greedy_is_deterministic_and_reports_stats(scheduler):
 def test_bad_settings_are_rejected(scheduler, settings, message):
     with pytest.raises(BadInput, match=message):
         complete(scheduler, "a", "b", **settings)
+
+
+def hinted(engine, script, hint, **settings):
+    tok = engine.tokenizer
+    prefix, suffix = tok.encode("def f(x):\n    return"), tok.encode("\n")
+    model = ScriptedModel(tok, len(prefix), script)
+    d = Denoiser(model, tok, prefix, suffix, DenoiseSettings(**settings), hint=hint)
+    return decode(model, [d])[0], d.stats
+
+
+def test_a_hint_the_model_agrees_with_is_committed_in_one_pass(engine):
+    ids = word_ids(engine.tokenizer, " x + 1 - y")
+    unsure = [(t, 1.0) for t in ids]  # the right picks, none of them confident
+    alone, alone_stats = hinted(engine, unsure, None, threshold=0.9)
+    out, stats = hinted(engine, unsure, ids, threshold=0.9)
+    assert out == alone == ids
+    assert stats.forward_passes == 1 < alone_stats.forward_passes and stats.accepted_tokens == len(ids)
+
+
+def test_the_hints_tokens_the_model_rejects_are_denoised_as_usual(engine):
+    tok = engine.tokenizer
+    ids = word_ids(tok, " x + 1 - y")
+    wrong = list(ids)
+    wrong[1] = word_ids(tok, " *")[0]
+    out, stats = hinted(engine, [(t, 1.0) for t in ids], wrong, threshold=0.9)
+    assert out == ids  # the model's own pick where it disagreed
+    assert stats.accepted_tokens == len(ids) - 1 and stats.forward_passes == 2
