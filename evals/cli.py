@@ -20,7 +20,7 @@ import statistics
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +31,7 @@ from tqdm import tqdm
 from completer.errors import BadInput
 from evals.edits import EDIT_SYSTEMS, humaneval_edit_tasks, mine_edit_tasks, model_proposal, oracle, record
 from evals.edits import summary as edit_summary
-from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks
+from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks, whole_lines
 from evals.metrics import mean_pass_at_k
 from lsp.cli import add_decoding_options, add_edit_threshold_option, decoding_options, edit_threshold
 
@@ -48,6 +48,9 @@ class Generation:
     tokens_per_forward: float | None  # None for systems without a model
     useful_tokens_per_forward: float | None  # tokens of the infill per pass (end tokens not counted)
     reused_tokens: int = 0  # context tokens whose keys came from the keystrokes before (`--after-keystrokes`)
+    source: str | None = None  # the candidate shown (`lsp.candidates`), None when nothing was
+    score: float | None = None  # its score
+    passes: int | None = None  # every batched forward of the request: the denoiser's, the hinted one's, ranking
 
 
 Generate = Callable[[Task, int], Callable[[], Generation]]  # (task, sample index) -> wait for its generation
@@ -75,6 +78,9 @@ def add_eval_parser(subparsers) -> None:
     add_decoding_options(parser)
     parser.add_argument("--concurrency", type=positive(int), default=1,
                         help="requests in flight at once, batched by the scheduler (default 1)")
+    parser.add_argument("--oracle-length", action="store_true",
+                        help="set the span budget to the true middle's length in tokens (no length probes): "
+                             "measures how much of a model's quality its span length costs")
     parser.add_argument("--after-keystrokes", type=int, default=0, metavar="N",
                         help="first ask at each of the N characters before the cursor, as while typing them; "
                              "only the last request is scored and timed (default 0)")
@@ -163,18 +169,26 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
 
         def typed() -> Generation:
             ask_while_typing(model, document, offset, "python", task_options, args.after_keystrokes)
+            oracle = model.count_tokens(truth(task)) or 1 if args.oracle_length else None
             start = time.perf_counter()
-            suggestion = suggest(model, document, offset, "python", task_options)
+            suggestion = suggest(model, document, offset, "python", task_options, oracle_tokens=oracle)
             latency_ms = (time.perf_counter() - start) * 1000
-            edit = suggestion.edit
+            edit, shown = suggestion.edit, suggestion.choice.shown
             scored, text = accepted(task, edit.text if edit else "", edit.replace if edit else 0)
             stats = suggestion.stats
             return Generation(scored, text, latency_ms, stats["forward_passes"], stats.get("tokens_per_forward"),
-                              stats.get("useful_tokens_per_forward"), stats.get("reused_tokens", 0))
+                              stats.get("useful_tokens_per_forward"), stats.get("reused_tokens", 0),
+                              shown.source if shown else None, round(shown.score, 4) if shown else None,
+                              stats.get("passes"))
 
         return typists.submit(typed).result
 
     return f"model ({model.name})", generate
+
+
+def truth(task: Task) -> str:
+    """The middle an editor user would type at the hole: a whole-line hole's without the line end the user opened."""
+    return task.canonical_solution[:-1] if whole_lines(task) else task.canonical_solution
 
 
 def make_system(args: argparse.Namespace) -> tuple[str, Generate]:
@@ -222,7 +236,9 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
                 "passed": outcome.passed, "result": outcome.result, "latency_ms": round(generation.latency_ms, 1),
                 "forward_passes": generation.forward_passes, "tokens_per_forward": generation.tokens_per_forward,
                 "useful_tokens_per_forward": generation.useful_tokens_per_forward,
-                "reused_tokens": generation.reused_tokens,
+                "reused_tokens": generation.reused_tokens, "shown": generation.source is not None,
+                "exact": generation.text.strip() == task.canonical_solution.strip(), "source": generation.source,
+                "score": generation.score, "passes": generation.passes,
             })
     if args.out is not None:
         args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
@@ -263,6 +279,14 @@ def summary_table(benchmark: str, system: str, records: list[dict], samples: int
     row["tokens/forward"] = f"{statistics.mean(speeds):.2f}" if speeds else "-"
     useful = [r["useful_tokens_per_forward"] for r in records if r.get("useful_tokens_per_forward") is not None]
     row["useful tokens/forward"] = f"{statistics.mean(useful):.2f}" if useful else "-"
+    row["exact"] = f"{100 * statistics.mean(r['exact'] for r in records):.2f}%"
+    if any(r.get("passes") is not None for r in records):
+        shown = [r for r in records if r["shown"]]
+        row["shown"] = f"{100 * len(shown) / len(records):.1f}%"
+        row["precision"] = f"{100 * sum(r['passed'] for r in shown) / len(shown):.1f}%" if shown else "-"
+        row["all passes/task"] = f"{statistics.mean(r['passes'] for r in records):.2f}"
+        wins = Counter(r["source"] for r in shown)
+        row["shown from"] = ", ".join(f"{source} {count}" for source, count in wins.most_common()) or "-"
     if reference is not None:
         shared = [r for r in records if (r["task_id"], r["sample"]) in reference]
         same = sum(r["completion"] == reference[r["task_id"], r["sample"]] for r in shared)

@@ -11,9 +11,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from urllib.parse import unquote
 
 from completer.errors import BadInput
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
+from lsp.candidates import DEFAULT_MIN_SCORE
+from lsp.drafts import DEFAULT_DRAFTS
 from lsp.edits import DEFAULT_EDIT_THRESHOLD
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
@@ -58,20 +61,30 @@ def line_col(text: str, offset: int) -> dict:
 def cmd_complete(args: argparse.Namespace) -> int:
     from completer.models import open_model
     from lsp.context import LANGUAGE_BY_EXTENSION
+    from lsp.drafts import Workspace
     from lsp.pipeline import suggest
 
     path = Path(args.file)
     prefix, suffix = split_at_cursor(path, args.line, args.col)
-    model = open_model(args.model)
     options = decoding_options(args, temperature=args.temperature, seed=args.seed)
+    workspace = Workspace()
+    if args.workspace is not None:
+        if not args.workspace.is_dir():
+            raise BadInput(f"--workspace {args.workspace}: not a folder")
+        workspace.add_folder(args.workspace)
+    texts = workspace.texts({unquote(path.resolve().as_uri())})
+    model = open_model(args.model)
     try:
-        result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options)
+        result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options, texts)
     finally:
         model.close()
     text, replace = (result.edit.text, result.edit.replace) if result.edit else ("", 0)
     if args.json:
+        candidates = [{"text": c.edit.text, "replace": c.edit.replace, "source": c.source, "score": round(c.score, 4),
+                       "confidence": c.confidence} for c in result.choice.candidates]
         print(json.dumps({"text": text, "replace": replace, "raw": result.raw, "span": result.context.span,
-                          "model": model.name, "stats": result.stats}))
+                          "model": model.name, "candidates": candidates, "rejected": result.choice.rejected,
+                          "stats": result.stats}))
     else:
         sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
     return 0
@@ -147,9 +160,13 @@ def decoding_options(args: argparse.Namespace, **fields) -> Options:
     """The pipeline's options from `add_decoding_options`' arguments (plus ``fields``)."""
     if args.context_tokens <= 0:
         raise BadInput(f"--context-tokens must be a positive number of tokens (got {args.context_tokens})")
+    if args.lookup_drafts < 0:
+        raise BadInput(f"--lookup-drafts must be a number of drafts >= 0 (got {args.lookup_drafts})")
+    if not 0 <= args.min_score <= 1:
+        raise BadInput(f"--min-score must be in [0, 1] (got {args.min_score})")
     return Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
                    context_tokens=args.context_tokens, refresh_every=args.refresh_every, reuse_keys=args.reuse_keys,
-                   **fields)
+                   lookup_drafts=args.lookup_drafts, min_score=args.min_score, **fields)
 
 
 def add_edit_threshold_option(p: argparse.ArgumentParser) -> None:
@@ -181,6 +198,11 @@ def add_decoding_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reuse-keys", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_KEYS,
                    help="start a request from the keys of the prefix a recent request shared; off, a result "
                         "depends on its request alone")
+    p.add_argument("--lookup-drafts", type=int, default=DEFAULT_DRAFTS,
+                   help=f"drafts from the user's own code per request, 0 for none (default {DEFAULT_DRAFTS})")
+    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
+                   help="show nothing when the best candidate's estimated chance of being right is below this "
+                        f"(default {DEFAULT_MIN_SCORE}; 0 shows any candidate that passes the checks)")
 
 
 def add_complete_parser(sub) -> None:
@@ -191,7 +213,9 @@ def add_complete_parser(sub) -> None:
     add_decoding_options(p)
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--seed", type=int)
-    p.add_argument("--json", action="store_true", help="print JSON with the text, the raw infill and the stats")
+    p.add_argument("--workspace", type=Path, help="a folder whose code files drafts may also come from")
+    p.add_argument("--json", action="store_true",
+                   help="print JSON with the text, the raw infill, the candidates and the stats")
     p.set_defaults(func=cmd_complete)
 
 

@@ -1,7 +1,8 @@
 """From a document and a cursor to a suggestion: the one path every front end takes.
 
-Context (`lsp.context`, within the budget `completer.budget` sets), span kind, decoding (a
-scheduler or a remote model, with the effort's settings) and post-processing (`lsp.postprocess`).
+Context (`lsp.context`, within the budget `completer.budget` sets), span kind, then candidates
+(`lsp.candidates`: the denoiser of a scheduler or a remote model with the effort's settings, drafts
+from the user's code, post-processing, right-context checks, scores) and the one shown, if any.
 The language server, `completer complete`, the evals and the arena all call this, so every
 figure we publish measures what an editor gets.
 """
@@ -9,13 +10,14 @@ figure we publish measures what an editor gets.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from completer.models import Model
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, DenoiseSettings
-from completer.scheduler import Job
+from lsp.candidates import DEFAULT_MIN_SCORE, Choice, choose
 from lsp.context import Context, build_context
-from lsp.postprocess import Edit, finish
+from lsp.drafts import DEFAULT_DRAFTS, Text
+from lsp.postprocess import Edit
 
 # On files that fill the window, 1,024 context tokens cost 1.6x the latency of 512 (bundled: 81 against
 # 50 ms; random weights: 314 against 252 ms) and 256 saves little more (47 ms) while changing 42 of 100
@@ -37,20 +39,23 @@ class Options:
     reuse_keys: bool = DEFAULT_REUSE_KEYS
     temperature: float = 0.0
     seed: int | None = None
+    lookup_drafts: int = DEFAULT_DRAFTS  # drafts from the user's code per request; 0: none
+    min_score: float = DEFAULT_MIN_SCORE  # show nothing when the best candidate's score is below this
 
-    def decoding(self, span: str) -> DenoiseSettings:
+    def decoding(self, span: str, span_tokens: int | None = None) -> DenoiseSettings:
         return DenoiseSettings.for_effort(self.effort, threshold=self.threshold, steps=self.steps,
                                           max_tokens=self.max_tokens, span=span, refresh_every=self.refresh_every,
-                                          reuse_keys=self.reuse_keys,
+                                          reuse_keys=self.reuse_keys, span_tokens=span_tokens,
                                           temperature=self.temperature, seed=self.seed)
 
 
 @dataclass(frozen=True)
 class Suggestion:
     edit: Edit | None  # None: nothing worth showing
-    raw: str  # the model's infill before post-processing
+    raw: str  # the denoiser's infill before post-processing
     stats: dict
     context: Context
+    choice: Choice  # every candidate that passed the checks, scored, and what the checks stopped
 
 
 def context(model: Model, document: str, offset: int, language_id: str, options: Options) -> Context:
@@ -69,12 +74,6 @@ def context(model: Model, document: str, offset: int, language_id: str, options:
         target = max(target - excess, target // 2)  # halving at most: a cut long line converges instead of vanishing
 
 
-def start(model: Model, ctx: Context, options: Options, on_draft: Callable[[str], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> Job:
-    """Submit the decoding of ``ctx``; drafts are raw infills (post-process them with `finish`)."""
-    return model.submit(ctx.prefix, ctx.suffix, options.decoding(ctx.span), on_draft=on_draft, should_stop=should_stop)
-
-
 def ask_while_typing(model: Model, document: str, offset: int, language_id: str, options: Options, keystrokes: int) -> None:
     """Ask at each of the last ``keystrokes`` characters before ``offset`` as they are typed, and drop the
     answers: the evals' next request then meets the engine as an editor's requests leave it."""
@@ -82,8 +81,23 @@ def ask_while_typing(model: Model, document: str, offset: int, language_id: str,
         suggest(model, document[:offset - n] + document[offset:], offset - n, language_id, options)
 
 
-def suggest(model: Model, document: str, offset: int, language_id: str, options: Options = Options()) -> Suggestion:
-    """Blocking: the suggestion an editor would show at ``offset``."""
+def suggest(model: Model, document: str, offset: int, language_id: str, options: Options = Options(),
+            texts: list[Text] = (), oracle_tokens: int | None = None) -> Suggestion:
+    """Blocking: the suggestion an editor would show at ``offset``.
+
+    ``texts``: the user's other code drafts may come from (open documents, workspace files).
+    ``oracle_tokens`` (evals only): the span's budget is the true length in tokens, no length probes.
+    """
     ctx = context(model, document, offset, language_id, options)
-    completion = start(model, ctx, options).result()
-    return Suggestion(finish(completion.text, ctx), completion.text, completion.stats, ctx)
+    return suggest_in(model, ctx, document, offset, language_id, options, texts, oracle_tokens)
+
+
+def suggest_in(model: Model, ctx: Context, document: str, offset: int, language_id: str, options: Options,
+               texts: list[Text] = (), oracle_tokens: int | None = None, on_draft: Callable[[str], None] | None = None,
+               should_stop: Callable[[], bool] | None = None) -> Suggestion:
+    """`suggest` with its context already built (the language server looks it up in its cache first);
+    raises Cancelled once ``should_stop``. ``on_draft`` gets the denoiser's raw drafts as it works."""
+    sized = options if oracle_tokens is None else replace(options, max_tokens=oracle_tokens)
+    choice = choose(model, ctx, document, offset, language_id, lambda n: sized.decoding(ctx.span, n), list(texts),
+                    options.lookup_drafts, options.min_score, oracle_tokens, on_draft, should_stop)
+    return Suggestion(choice.shown.edit if choice.shown else None, choice.raw, choice.stats, ctx, choice)

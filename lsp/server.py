@@ -14,7 +14,9 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from threading import Event
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
@@ -59,6 +61,8 @@ class CompleterProtocol(LanguageServerProtocol):
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CLOSE)
     def lsp_text_document__did_close(self, params: types.DidCloseTextDocumentParams) -> Iterator:
+        if (document := self.documents.get(params.text_document.uri)) is not None:
+            self._server.completer.workspace.refresh(document_key(document.uri), document.text)
         self.documents.close(params.text_document.uri)
         yield from self.user_handler(types.TEXT_DOCUMENT_DID_CLOSE, params)
 
@@ -78,6 +82,7 @@ class CompleterServer(LanguageServer):
         self.documents = Documents()  # before the protocol, which reads it while registering its features
         super().__init__("completer", "0.1.0", protocol_cls=CompleterProtocol)
         self.completer = Completer(Settings())
+        self.folders: list[Path] = []  # the client's workspace folders on this machine
 
     def log(self, level: int, message: str) -> None:
         """To the log file (if any) and the client's output panel."""
@@ -155,6 +160,15 @@ class CompleterServer(LanguageServer):
         self.log(logging.INFO, f"settings: {settings}")
         return changed
 
+    async def read_workspace(self) -> None:
+        """Read the workspace folders' code files for drafts, off the event loop (`lsp.drafts.Workspace`)."""
+        for folder in self.folders:
+            if folder.is_dir():
+                await asyncio.to_thread(self.completer.workspace.add_folder, folder)
+        if self.folders:
+            workspace = self.completer.workspace
+            self.log(logging.INFO, f"drafts may come from {len(workspace.files)} workspace files ({workspace.size} characters)")
+
     async def load_model(self) -> None:
         model = self.completer.settings.model or "the bundled model"
         try:
@@ -175,11 +189,13 @@ SERVER = CompleterServer()
 @SERVER.feature(types.INITIALIZE)
 def initialize(ls: CompleterServer, params: types.InitializeParams) -> None:
     ls.apply_settings(params.initialization_options)
+    folders = [f.uri for f in params.workspace_folders or []] or ([params.root_uri] if params.root_uri else [])
+    ls.folders = [Path(unquote(urlsplit(uri).path)) for uri in folders if urlsplit(uri).scheme == "file"]
 
 
 @SERVER.feature(types.INITIALIZED)
 async def initialized(ls: CompleterServer, params: types.InitializedParams) -> None:
-    await ls.load_model()
+    await asyncio.gather(ls.load_model(), ls.read_workspace())
 
 
 @SERVER.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -208,8 +224,10 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
         draft = {"uri": uri, "version": document.version, "position": {"line": position.line, "character": position.character}, "text": edit.text}
         ls.protocol.notify(DRAFT, draft)
 
+    key = document_key(uri)
+    others = {k: d.text for k, d in ls.documents.open.items() if k != key}
     try:
-        edit = await ls.completer.complete(document_key(uri), text, offset, document.language_id or "", on_draft=send_draft)
+        edit = await ls.completer.complete(key, text, offset, document.language_id or "", on_draft=send_draft, others=others)
     except Cancelled:
         return None
     except CompleterError as error:

@@ -18,6 +18,7 @@ from completer.errors import Cancelled
 from completer.models import Model, open_model
 from lsp import edits, pipeline
 from lsp.context import Context
+from lsp.drafts import Text, Workspace
 from lsp.memory import MISSING, LRUCache, Shown, typed_ahead
 from lsp.postprocess import Edit, finish
 from lsp.settings import Settings
@@ -49,6 +50,7 @@ class Completer:
         self.shown: dict[str, Shown] = {}
         self.latest: dict[str, int] = {}  # uri -> number of the newest request
         self.loading: asyncio.Future | None = None
+        self.workspace = Workspace()  # the workspace folders' files drafts may come from
 
     async def load(self) -> Model:
         """Open `settings.model` in a worker thread; raises ModelLoadError. Requests wait for it."""
@@ -68,11 +70,13 @@ class Completer:
         self.shown.pop(uri, None)
         self.latest.pop(uri, None)
 
-    async def complete(self, uri: str, source: str, offset: int, language_id: str, on_draft: DraftCallback | None = None) -> Edit | None:
+    async def complete(self, uri: str, source: str, offset: int, language_id: str, on_draft: DraftCallback | None = None,
+                       others: dict[str, str] | None = None) -> Edit | None:
         """The suggestion at `offset`, None when there is none; raises Cancelled when superseded or cancelled.
 
         With `settings.drafts`, `on_draft` is called on the event loop with each new draft of a
-        suggestion the model is still working on.
+        suggestion the model is still working on. ``others``: the other open documents' texts by key,
+        which (with the workspace's files) drafts may come from.
         """
         self.counters.requests += 1
         number = self.latest[uri] = self.latest.get(uri, 0) + 1
@@ -89,7 +93,13 @@ class Completer:
         if not self.settings.enabled(language_id):
             return None
         try:
-            return await self.compute(uri, source, offset, language_id, superseded, on_draft if self.settings.drafts else None)
+            others = others or {}
+            texts = self.texts(others)
+            # drafts read the whole document and the other texts: a change to any must not be answered from the cache (a string
+            # caches its hash, so only the texts that changed are hashed again)
+            drawn_from = (hash(source), hash(tuple(others.items())), self.workspace.version)
+            return await self.compute(uri, source, offset, language_id, superseded, on_draft if self.settings.drafts else None,
+                                      texts, drawn_from)
         except asyncio.CancelledError:  # $/cancelRequest: the request leaves at the next pass
             stop.set()
             self.counters.cancellations += 1
@@ -123,8 +133,12 @@ class Completer:
             return edits.EditSuggestion([])
         return await asyncio.get_running_loop().run_in_executor(None, work, model)
 
+    def texts(self, others: dict[str, str]) -> list[Text]:
+        """Where drafts come from besides the document: the other open documents, then the workspace's other files."""
+        return [Text("open", text) for text in others.values()] + self.workspace.texts(set(others))
+
     async def compute(self, uri: str, source: str, offset: int, language_id: str, superseded: Callable[[], bool],
-                      on_draft: DraftCallback | None) -> Edit | None:
+                      on_draft: DraftCallback | None, texts: list[Text], drawn_from: tuple) -> Edit | None:
         """Context, cache, model: the part of `complete` that can wait."""
         if self.loading is not None and not self.loading.done():
             await asyncio.wait([self.loading])
@@ -138,21 +152,20 @@ class Completer:
         options = self.settings.options()
         ctx = pipeline.context(model, source, offset, language_id, options)
         self.counters.context_ms += (time.perf_counter() - started) * 1000
-        key = (ctx.prefix, ctx.suffix, ctx.span, self.settings.model, options)
+        key = (ctx.prefix, ctx.suffix, ctx.span, self.settings.model, options, drawn_from)
         edit = self.cache.get(key)
         if edit is not MISSING:
             self.counters.cache_hits += 1
         else:
             drafts = draft_relay(ctx, on_draft, superseded) if on_draft else None
             started = time.perf_counter()
-            job = pipeline.start(model, ctx, options, on_draft=drafts, should_stop=superseded)
-            try:
-                completion = await asyncio.wrap_future(job.future)
+            work = functools.partial(pipeline.suggest_in, model, ctx, source, offset, language_id, options, texts,
+                                     on_draft=drafts, should_stop=superseded)
+            try:  # a cancelled task leaves the work to stop at its next pass (`superseded`)
+                edit = (await asyncio.get_running_loop().run_in_executor(None, work)).edit
             finally:
-                job.cancel()  # a no-op once it is done; frees its row when this task was cancelled
                 self.counters.model_calls += 1
                 self.counters.model_ms += (time.perf_counter() - started) * 1000
-            edit = finish(completion.text, ctx)
             self.cache.put(key, edit)
         if superseded():
             raise Cancelled("a newer request for this document arrived")

@@ -4,6 +4,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
+from lsp.candidates import DEFAULT_MIN_SCORE
+from lsp.drafts import DEFAULT_DRAFTS
 from lsp.edits import DEFAULT_EDIT_THRESHOLD
 from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
 
@@ -23,11 +25,13 @@ class Settings:
     drafts: bool = False  # send `completer/draft` notifications; off unless the client says it shows them
     threads: int | None = None  # torch threads of a local model on CPU; None: the engine's default
     edit_threshold: float = DEFAULT_EDIT_THRESHOLD  # next edits: a token less likely than this may be rewritten
+    lookup_drafts: int = DEFAULT_DRAFTS  # drafts from the user's code per request (`lsp.drafts`); 0: none
+    min_score: float = DEFAULT_MIN_SCORE  # show nothing when the best candidate's score is below this
 
     def options(self) -> Options:
         return Options(max_tokens=self.max_tokens, effort=self.effort, threshold=self.threshold, steps=self.steps,
                        context_tokens=self.context_tokens, refresh_every=self.refresh_every,
-                       reuse_keys=self.reuse_keys)
+                       reuse_keys=self.reuse_keys, lookup_drafts=self.lookup_drafts, min_score=self.min_score)
 
     def enabled(self, language_id: str) -> bool:
         return self.languages.get(language_id, not self.listed_only)
@@ -45,10 +49,7 @@ class Settings:
         if "contextTokens" in options:
             changes["context_tokens"] = positive_int("contextTokens", options["contextTokens"])
         if "refreshEvery" in options:
-            refresh = options["refreshEvery"]
-            if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 0:
-                raise ValueError(f"completer.refreshEvery must be a whole number of passes >= 0 (0: never), got {refresh!r}")
-            changes["refresh_every"] = refresh
+            changes["refresh_every"] = whole("refreshEvery", options["refreshEvery"], "passes", "never")
         if "effort" in options:
             if options["effort"] not in EFFORTS:
                 raise ValueError(f"completer.effort must be one of {', '.join(EFFORTS)}, got {options['effort']!r}")
@@ -59,10 +60,12 @@ class Settings:
                 raise ValueError(f"completer.threshold must be a number in (0, 1] or null (the effort's), got {threshold!r}")
             changes["threshold"] = threshold
         if "editThreshold" in options:
-            value = options["editThreshold"]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-                raise ValueError(f"completer.editThreshold must be a probability in [0, 1] (0: no next edits), got {value!r}")
-            changes["edit_threshold"] = float(value)
+            changes["edit_threshold"] = unit_interval("editThreshold", options["editThreshold"], "a probability", "no next edits")
+        if "lookupDrafts" in options:
+            changes["lookup_drafts"] = whole("lookupDrafts", options["lookupDrafts"], "drafts", "none")
+        if "minScore" in options:
+            changes["min_score"] = unit_interval("minScore", options["minScore"], "a number",
+                                                 "show any candidate that passes the checks")
         if "steps" in options:
             changes["steps"] = None if options["steps"] is None else positive_int("steps", options["steps"])
         if "threads" in options:
@@ -80,6 +83,18 @@ class Settings:
             else:
                 raise ValueError(f"completer.languages must be a list of languageIds or a map languageId -> bool, got {languages!r}")
         return replace(self, **changes)
+
+
+def whole(name: str, value: Any, unit: str, zero: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"completer.{name} must be a whole number of {unit} >= 0 (0: {zero}), got {value!r}")
+    return value
+
+
+def unit_interval(name: str, value: Any, what: str, zero: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ValueError(f"completer.{name} must be {what} in [0, 1] (0: {zero}), got {value!r}")
+    return float(value)
 
 
 def boolean(name: str, value: Any) -> bool:

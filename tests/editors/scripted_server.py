@@ -6,18 +6,24 @@ from a JSON script instead of a checkpoint, with the scheduler's face (submit ->
 
     python -m tests.editors.scripted_server SCRIPT.json
 
-The script: {"start_delay_ms": 0, "exit_at_start": false, "rules": [RULE, ...]}, where a RULE is
+The script: {"start_delay_ms": 0, "exit_at_start": false, "lookup_drafts": N, "rules": [RULE, ...]}, where
+"lookup_drafts" (optional) is the server's default number of drafts from the user's code (0: the
+rules alone say what is shown, as the editor tests want), and a RULE is
 {"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
 The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
 callback `pause_ms` apart, then `text` is returned, with `{effort}` replaced by the effort level the
 request was decoded at (so a test sees an editor's setting arrive). No rule: an empty infill.
 `"unlikely": ["word", ...]` scores those words (whole words) as all but impossible and every other
-token as likely, so a next edit re-masks them and the rules say what it writes there.
+token as likely, so a next edit re-masks them and the rules say what it writes there. Ranking
+candidates (`lsp.candidates`), the model is sure of the text it gave for that prefix (post-processing
+aside) and of nothing else, so what a rule says is what is shown.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
 import sys
 import threading
@@ -39,6 +45,8 @@ class ScriptedModel:
     unlikely: list[str] = field(default_factory=list)
     name: str = "scripted"
     can_score: bool = True
+    special_texts: tuple[str, ...] = ("<|mask|>",)
+    answered: dict[str, str] = field(default_factory=dict)  # prefix -> the text it gave there: what it is sure of
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
@@ -47,7 +55,7 @@ class ScriptedModel:
         return wanted or 1024
 
     def submit(self, prefix: str, suffix: str, settings, on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None) -> Job:
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
         job = Job(should_stop)
         threading.Thread(target=self.run, args=(job, prefix, settings.effort, on_draft), daemon=True).start()
         return job
@@ -64,7 +72,9 @@ class ScriptedModel:
                 return
             if draft is not None and on_draft is not None:
                 on_draft(draft)
-        job.resolve(Completion(rule["text"].replace("{effort}", effort), {"forward_passes": len(rule.get("drafts", [])) + 1}))
+        text = rule["text"].replace("{effort}", effort)
+        self.answered[prefix] = text
+        job.resolve(Completion(text, {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
     def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
         future: Future[list[TokenScore]] = Future()
@@ -72,8 +82,22 @@ class ScriptedModel:
                            for m in re.finditer(r"\w+|\s+|[^\w\s]+", region)])
         return future
 
+    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]:
+        future: Future[list[float]] = Future()
+        answered = self.answered.get(prefix, "")
+        future.set_result([0.0 if said(c, answered) else -math.inf for c in candidates])
+        return future
+
     def close(self) -> None:
         pass
+
+
+def said(candidate: str, text: str) -> bool:
+    """Whether a post-processed candidate is a text the model gave: the same up to a line end or closers."""
+    candidate, text = candidate.strip(), text.strip()
+    short, long = sorted((candidate, text), key=len)
+    rest = long[len(short):]
+    return bool(short) and long.startswith(short) and (rest.startswith("\n") or not any(ch.isalnum() for ch in rest))
 
 
 def main() -> None:
@@ -82,10 +106,14 @@ def main() -> None:
         sys.exit(3)
     time.sleep(script.get("start_delay_ms", 0) / 1000)
     import lsp.service
+    import lsp.server
     from lsp.server import serve
+    from lsp.settings import Settings
 
     model = ScriptedModel(script.get("rules", []), script.get("unlikely", []))
     lsp.service.open_model = lambda spec=None, threads=None: model  # the one seam: no checkpoint to load
+    if "lookup_drafts" in script:  # the server's default, under what the client sets (`serve` makes the settings)
+        lsp.server.Settings = functools.partial(Settings, lookup_drafts=script["lookup_drafts"])
     serve("stdio")
 
 

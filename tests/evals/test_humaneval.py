@@ -184,3 +184,19 @@ def test_a_negative_number_of_keystrokes_is_a_clear_error():
     args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--after-keystrokes", "-1"])
     with pytest.raises(BadInput, match="--after-keystrokes must be"):
         args.func(args)
+
+
+def test_the_oracle_length_run_reports_what_was_shown_and_where_it_came_from(tmp_path, capsys):
+    from tests.helpers import make_tiny_checkpoint
+
+    checkpoint = make_tiny_checkpoint(tmp_path / "tiny")
+    out = tmp_path / "results.jsonl"
+    args = parse(["eval", "humaneval-infill", "--benchmark", "single-line", "--model", str(checkpoint),
+                  "--limit", "3", "--oracle-length", "--min-score", "0", "--out", str(out)])
+    assert args.func(args) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert all({"shown", "exact", "source", "score", "passes"} <= set(r) for r in records)
+    assert all((r["source"] is None) == (not r["shown"]) and r["passes"] >= r["forward_passes"] for r in records)
+    header = capsys.readouterr().out.splitlines()[0]
+    for column in ("exact", "shown", "precision", "all passes/task", "shown from"):
+        assert column in header

@@ -39,7 +39,8 @@ def test_typed_ahead_declines_when_the_user_left_the_suggestion(before: str, aft
 def test_settings_accept_editor_options_and_language_maps_or_lists():
     settings = Settings().updated({"model": "/models/x", "maxTokens": 32, "threshold": None, "languages": {"go": False},
                                    "threads": 1, "refreshEvery": 4, "contextTokens": 768,
-                                   "steps": 8, "reuseKeys": False})
+                                   "steps": 8, "reuseKeys": False, "lookupDrafts": 2, "minScore": 0.2})
+    assert (settings.options().lookup_drafts, settings.options().min_score) == (2, 0.2)
     assert (settings.model, settings.max_tokens, settings.threshold, settings.threads) == ("/models/x", 32, None, 1)
     assert (settings.options().refresh_every, settings.options().context_tokens, settings.options().steps) == (4, 768, 8)
     assert not settings.options().reuse_keys and settings.options().decoding("free").reuse_keys is False
@@ -60,6 +61,10 @@ def test_settings_accept_editor_options_and_language_maps_or_lists():
         ({"refreshEvery": -1}, "refreshEvery must be a whole number of passes >= 0"),
         ({"refreshEvery": 1.5}, "refreshEvery must be a whole number of passes >= 0"),
         ({"reuseKeys": "yes"}, "reuseKeys must be true or false"),
+        ({"lookupDrafts": -1}, "lookupDrafts must be a whole number of drafts >= 0"),
+        ({"lookupDrafts": True}, "lookupDrafts must be a whole number of drafts >= 0"),
+        ({"minScore": 1.5}, "minScore must be a number in .0, 1."),
+        ({"minScore": "high"}, "minScore must be a number in .0, 1."),
     ],
 )
 def test_bad_settings_name_the_key_and_the_value(options: dict, message: str):

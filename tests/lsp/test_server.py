@@ -23,7 +23,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 @pytest_lsp.fixture(config=SERVER, scope="module")
 async def client(lsp_client: LanguageClient, tiny_model):
-    result = await lsp_client.initialize_session(initialize_params({"model": str(tiny_model), "maxTokens": 8}))
+    # these tests pin the shape of what the model's output becomes: minScore 0 shows it although the random
+    # model is never sure, and no drafts from the other documents the tests open stand in for it
+    result = await lsp_client.initialize_session(initialize_params(
+        {"model": str(tiny_model), "maxTokens": 8, "minScore": 0, "lookupDrafts": 0}))
     lsp_client.capabilities_result = result.capabilities
     await wait_for_log(lsp_client, "loaded")
     yield
@@ -56,9 +59,14 @@ async def test_mid_line_fill_is_one_line_inserted_at_the_cursor(client: Language
 
 
 async def test_block_after_def_stays_inside_the_body(client: LanguageClient):
+    # the random model's blocks do not parse, so the checks hide them: this block comes from a draft
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"completer": {"lookupDrafts": 6}}))
     uri = "file:///block.py"
-    open_document(client, uri, "def add(a, b):\n    \n\nprint(add(1, 2))\n")
-    result = await complete(client, uri, 1, 4)
+    open_document(client, uri, "def add(a, b):\n    \n\nprint(add(1, 2))\n\n\ndef sub(a, b):\n    c = a - b\n    return c\n")
+    try:
+        result = await complete(client, uri, 1, 4)
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams({"completer": {"lookupDrafts": 0}}))
     assert isinstance(result, types.InlineCompletionList) and len(result.items) == 1
     item = result.items[0]
     assert item.range == types.Range(types.Position(1, 4), types.Position(1, 4)) and item.insert_text.strip()

@@ -26,6 +26,8 @@ export interface CompleterSettings {
   nextEdits: boolean;
   /** Suggest a next edit where a token is less likely than this; null uses the server's. */
   editThreshold: number | null;
+  /** Show nothing unless the best candidate's estimated chance of being right reaches this; null uses the server's. */
+  minScore: number | null;
   serverPath: string;
   serverArgs: string[];
   /** When set, the server runs as `<pythonPath> -m lsp --stdio` instead of serverPath. */
@@ -47,6 +49,7 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
   drafts: true,
   nextEdits: true,
   editThreshold: null,
+  minScore: null,
   serverPath: "completer",
   serverArgs: ["serve", "--stdio"],
   pythonPath: "",
@@ -73,6 +76,7 @@ export interface ServerSettings {
   drafts: boolean;
   /** Only when set: the server keeps its own default otherwise. */
   editThreshold?: number;
+  minScore?: number;
 }
 
 export function serverSettings(settings: CompleterSettings): ServerSettings {
@@ -84,6 +88,7 @@ export function serverSettings(settings: CompleterSettings): ServerSettings {
     languages: settings.languages,
     drafts: settings.drafts,
     ...(settings.editThreshold === null ? {} : { editThreshold: settings.editThreshold }),
+    ...(settings.minScore === null ? {} : { minScore: settings.minScore }),
   };
 }
 

@@ -40,6 +40,7 @@ test("serverSettings keeps only what the server reads and trims the model path",
   const withThreshold = serverSettings({ ...DEFAULT_SETTINGS, editThreshold: 0.001, nextEdits: false });
   assert.deepEqual(Object.keys(withThreshold).sort(), ["drafts", "editThreshold", "effort", "languages", "maxTokens", "model", "threshold"]);
   assert.equal(withThreshold.editThreshold, 0.001);
+  assert.equal(serverSettings({ ...DEFAULT_SETTINGS, minScore: 0 }).minScore, 0);
   assert.equal(sent.model, "/models/tiny");
   assert.equal(sent.effort, "low");
   assert.equal(sent.threshold, 0.8);

@@ -34,6 +34,8 @@ M.defaults = {
   next_edit_debounce_ms = 300,
   -- A next edit is suggested where a token is less likely than this; nil: the server's default.
   edit_threshold = nil,
+  -- Show a suggestion only when its estimated chance of being right reaches this; nil: the server's default.
+  min_score = nil,
   -- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false forces the plugin's.
   native = true,
   -- While the model works, show its draft as ghost text (CompleterDraft) that refines in place.
@@ -65,6 +67,7 @@ function M.apply(user)
   validate("drafts", user.drafts, "boolean")
   validate("next_edits", user.next_edits, "boolean")
   validate("edit_threshold", user.edit_threshold, function(v) return v == nil or type(v) == "number" end, "a number")
+  validate("min_score", user.min_score, function(v) return v == nil or type(v) == "number" end, "a number")
   validate("effort", user.effort, function(v) return v == nil or v == "low" or v == "medium" or v == "high" end,
     '"low", "medium" or "high"')
   validate("threshold", user.threshold, function(v) return v == nil or type(v) == "number" end, "a number")
@@ -95,6 +98,7 @@ function M.server_settings()
     languages = options.filetypes,
     drafts = options.drafts,
     editThreshold = options.edit_threshold,
+    minScore = options.min_score,
   }
 end
 
