@@ -195,7 +195,11 @@ def initialize(ls: CompleterServer, params: types.InitializeParams) -> None:
 
 @SERVER.feature(types.INITIALIZED)
 async def initialized(ls: CompleterServer, params: types.InitializedParams) -> None:
-    await asyncio.gather(ls.load_model(), ls.read_workspace())
+    # load_model marks the model as loading before its first await, so a request already queued behind this
+    # notification waits for the model instead of finding none; the workspace is read meanwhile
+    reading = asyncio.create_task(ls.read_workspace())
+    await ls.load_model()
+    await reading
 
 
 @SERVER.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

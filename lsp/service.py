@@ -63,6 +63,21 @@ class Completer:
         self.model = await self.loading
         return self.model
 
+    async def loaded(self) -> Model | None:
+        """The model once the newest load ends; None without one (a failed load was reported where it started).
+
+        Read from the load's future, not `self.model`: a request can wake between the future finishing and
+        `load` resuming to store it.
+        """
+        loading = self.loading
+        if loading is None:
+            return self.model
+        if not loading.done():
+            await asyncio.wait([loading])  # not awaited directly: a cancelled request must not cancel the load
+            if loading is not self.loading:  # loaded again meanwhile (a settings change): that model closed
+                return await self.loaded()
+        return None if loading.cancelled() or loading.exception() is not None else loading.result()
+
     def stats(self) -> dict:
         return asdict(self.counters)
 
@@ -126,9 +141,7 @@ class Completer:
     async def edit(self, work: Callable[[Model], edits.EditSuggestion], scores: bool = False) -> edits.EditSuggestion:
         """Run blocking edit work on the model in a worker thread (it waits for the scheduler's passes);
         nothing when it ``scores`` tokens and the model cannot (the server said so once, at load)."""
-        if self.loading is not None and not self.loading.done():
-            await asyncio.wait([self.loading])
-        model = self.model
+        model = await self.loaded()
         if model is None or (scores and not model.can_score):
             return edits.EditSuggestion([])
         return await asyncio.get_running_loop().run_in_executor(None, work, model)
@@ -140,11 +153,9 @@ class Completer:
     async def compute(self, uri: str, source: str, offset: int, language_id: str, superseded: Callable[[], bool],
                       on_draft: DraftCallback | None, texts: list[Text], drawn_from: tuple) -> Edit | None:
         """Context, cache, model: the part of `complete` that can wait."""
-        if self.loading is not None and not self.loading.done():
-            await asyncio.wait([self.loading])
+        model = await self.loaded()
         if superseded():
             raise Cancelled("a newer request for this document arrived while the model was loading")
-        model = self.model
         if model is None:
             return None
 
