@@ -256,9 +256,10 @@ class Denoiser:
         else:  # the most confident, ties to the leftmost
             k = math.ceil(len(positions) / max(passes_left, 1))
             picked = sorted(range(len(conf)), key=lambda i: -conf[i])[:k]
-        hint = self.hint
-        chosen = set(picked)
-        accepted = [i for i, p in enumerate(positions) if p < len(hint) and token[i] == hint[p] and i not in chosen]
+        accepted: list[int] = []  # positions not picked whose pick is the hint's token there
+        if hint := self.hint:
+            chosen = set(picked)
+            accepted = [i for i, p in enumerate(positions) if p < len(hint) and token[i] == hint[p] and i not in chosen]
         for i in picked + accepted:
             span.ids[positions[i]] = token[i]
             span.done[positions[i]] = True

@@ -31,7 +31,7 @@ from tqdm import tqdm
 from completer.errors import BadInput
 from evals.edits import EDIT_SYSTEMS, humaneval_edit_tasks, mine_edit_tasks, model_proposal, oracle, record
 from evals.edits import summary as edit_summary
-from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks, whole_lines
+from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks, typed_middle
 from evals.metrics import mean_pass_at_k
 from lsp.cli import add_decoding_options, add_edit_threshold_option, decoding_options, edit_threshold
 
@@ -169,7 +169,7 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
 
         def typed() -> Generation:
             ask_while_typing(model, document, offset, "python", task_options, args.after_keystrokes)
-            oracle = model.count_tokens(truth(task)) or 1 if args.oracle_length else None
+            oracle = model.count_tokens(typed_middle(task)) or 1 if args.oracle_length else None
             start = time.perf_counter()
             suggestion = suggest(model, document, offset, "python", task_options, oracle_tokens=oracle)
             latency_ms = (time.perf_counter() - start) * 1000
@@ -184,11 +184,6 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
         return typists.submit(typed).result
 
     return f"model ({model.name})", generate
-
-
-def truth(task: Task) -> str:
-    """The middle an editor user would type at the hole: a whole-line hole's without the line end the user opened."""
-    return task.canonical_solution[:-1] if whole_lines(task) else task.canonical_solution
 
 
 def make_system(args: argparse.Namespace) -> tuple[str, Generate]:

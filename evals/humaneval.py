@@ -60,6 +60,11 @@ def editor_document(task: Task) -> tuple[str, int]:
     return task.prompt + task.suffix, len(task.prompt)
 
 
+def typed_middle(task: Task) -> str:
+    """The middle an editor user types at the hole (`editor_document`): a whole-line hole's without the line end the user opened."""
+    return task.canonical_solution[:-1] if whole_lines(task) else task.canonical_solution
+
+
 def whole_lines(task: Task) -> bool:
     return (not task.prompt or task.prompt.endswith("\n")) and task.canonical_solution.endswith("\n")
 

@@ -33,7 +33,7 @@ PROBE_TOKENS = {"line": 12, "block": 16, "free": 12}
 
 # How often the best candidate was the right text, measured with the bundled model on 888 holes mined from
 # Python's standard library (not the benchmarks; `python -m evals.calibrate --limit 900`, README
-# "Candidates and silence"), adjacent levels pooled where a smaller sample broke the order:
+# "Candidates, checks, drafts and silence"), adjacent levels pooled where a smaller sample broke the order:
 # by how many lexemes before the cursor a draft's match agreed on (index, 8 and up share the last) ...
 DRAFT_PRECISION = (0.0, 0.03, 0.045, 0.057, 0.057, 0.12, 0.12, 0.21, 0.31)
 # ... and by the model's confidence in the text (geometric-mean token probability in place): from each
@@ -127,7 +127,7 @@ def choose(model: Model, ctx: Context, document: str, offset: int, language_id: 
 
 def rank(model: Model, ctx: Context, candidates: list[Candidate]) -> list[Candidate]:
     """Scores (`estimate`), best first; ties go to the one that fixes more of the code around it, then
-    to the model's confidence."""
+    keep the order they were asked in (drafts, nearest source first, then the denoiser's)."""
     confidences: list[float | None] = [None] * len(candidates)
     if model.can_score and candidates:
         texts = [in_place(c.edit, ctx) for c in candidates]

@@ -11,7 +11,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from urllib.parse import unquote
 
 from completer.errors import BadInput
 from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
@@ -61,6 +60,7 @@ def line_col(text: str, offset: int) -> dict:
 def cmd_complete(args: argparse.Namespace) -> int:
     from completer.models import open_model
     from lsp.context import LANGUAGE_BY_EXTENSION
+    from lsp.documents import path_key
     from lsp.drafts import Workspace
     from lsp.pipeline import suggest
 
@@ -72,7 +72,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         if not args.workspace.is_dir():
             raise BadInput(f"--workspace {args.workspace}: not a folder")
         workspace.add_folder(args.workspace)
-    texts = workspace.texts({unquote(path.resolve().as_uri())})
+    texts = workspace.texts({path_key(path)})
     model = open_model(args.model)
     try:
         result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options, texts)

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote
 
 from lsp.context import LANGUAGE_BY_EXTENSION
+from lsp.documents import path_key
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +36,13 @@ MAX_GROWN = 48  # lexemes a grown draft may take
 MAX_OCCURRENCES = 4000  # matches of the shortest key looked at per text (a common key stops here)
 MAX_DRAFT_LINES = 8  # a draft for a block span runs at most this many lines (post-processing cuts the block)
 MAX_DRAFT_CHARS = 600
-DEFAULT_DRAFTS = 6  # drafts asked for per request: measured against 3 and 12 (README, "Drafts")
+DEFAULT_DRAFTS = 6  # drafts asked for per request: each costs a string search over the texts and a check
 
 # What a workspace may hold: files git does not ignore, code only, each and all capped.
 MAX_FILE_BYTES = 256_000
 MAX_FILES = 2_000
 MAX_TOTAL_BYTES = 16_000_000
-SKIPPED_DIRS = {"node_modules", "__pycache__", "venv", "build", "dist", "target", "site-packages"}
+SKIPPED_DIRS = {"node_modules", "__pycache__", "venv", "build", "dist", "target", "vendor", "site-packages"}
 
 SOURCES = ("document", "open", "workspace")  # nearest first: a draft's source ranks it among equal matches
 
@@ -212,7 +212,7 @@ class Workspace:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            self.put(unquote(path.resolve().as_uri()), text)
+            self.put(path_key(path), text)
 
     def put(self, key: str, text: str) -> None:
         if len(text) > MAX_FILE_BYTES:
@@ -232,14 +232,29 @@ class Workspace:
 
 
 def code_files(root: Path) -> list[Path]:
-    """Code files under ``root``: git's tracked and untracked-but-not-ignored ones, else a walk past hidden and build folders."""
+    """Code files under ``root``, sorted: those its git repository owns (tracked, or untracked and not
+    ignored), else a walk past hidden and build folders (outside git, without git, or in a folder its
+    repository ignores: an installed library under a git-managed pyenv, vendored code)."""
+    names = git_files(root)
+    if names is None:
+        names = []
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS)
+            names += [os.path.relpath(os.path.join(folder, name), root) for name in files]
+    return sorted(p for p in (root / name for name in names) if p.suffix in LANGUAGE_BY_EXTENSION and p.is_file())
+
+
+def git_files(root: Path) -> list[str] | None:
+    """The files git lists under ``root`` (relative), None where no repository owns it or git is missing."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=20)
+
     try:
-        listed = subprocess.run(["git", "-C", str(root), "ls-files", "-co", "--exclude-standard", "-z"],
-                                capture_output=True, timeout=20, check=True).stdout.decode("utf-8", "replace")
-        paths = [root / name for name in listed.split("\0") if name]
+        if git("rev-parse", "--is-inside-work-tree").stdout.strip() != b"true" or git("check-ignore", "-q", ".").returncode == 0:
+            return None
+        listed = git("ls-files", "-z", "--cached", "--others", "--exclude-standard")
     except (OSError, subprocess.SubprocessError):
-        paths = []
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = [d for d in dirs if not d.startswith(".") and d not in SKIPPED_DIRS]
-            paths += [Path(folder) / name for name in names]
-    return [p for p in paths if p.suffix in LANGUAGE_BY_EXTENSION and p.is_file()]
+        return None
+    if listed.returncode != 0:
+        return None
+    return [name for name in listed.stdout.decode("utf-8", "replace").split("\0") if name]
