@@ -60,8 +60,7 @@ def line_col(text: str, offset: int) -> dict:
 def cmd_complete(args: argparse.Namespace) -> int:
     from completer.models import open_model
     from lsp.context import LANGUAGE_BY_EXTENSION
-    from lsp.documents import path_key
-    from lsp.drafts import Workspace
+    from lsp.drafts import Workspace, file_key
     from lsp.pipeline import suggest
 
     path = Path(args.file)
@@ -72,7 +71,7 @@ def cmd_complete(args: argparse.Namespace) -> int:
         if not args.workspace.is_dir():
             raise BadInput(f"--workspace {args.workspace}: not a folder")
         workspace.add_folder(args.workspace)
-    texts = workspace.texts({path_key(path)})
+    texts = workspace.texts({file_key(path)})
     model = open_model(args.model)
     try:
         result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options, texts)

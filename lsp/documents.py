@@ -9,7 +9,6 @@ Lines end at "\n" (a "\r" before it belongs to no column), as the rest of the se
 
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import unquote
 
 from lsprotocol import types
@@ -26,11 +25,6 @@ CODECS = {  # LSP position encoding -> (Python codec, bytes per code unit)
 def document_key(uri: str) -> str:
     """What a document is stored under: its URI percent-decoded, however the client spelled it."""
     return unquote(uri)
-
-
-def path_key(path: Path) -> str:
-    """The key of the file at ``path``, as the document holding it would be stored."""
-    return document_key(path.resolve().as_uri())
 
 
 def units(text: str, encoding: str) -> int:

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsp.context import LANGUAGE_BY_EXTENSION
-from lsp.documents import path_key
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class Workspace:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError):
                 continue
-            self.put(path_key(path), text)
+            self.put(file_key(path), text)
 
     def put(self, key: str, text: str) -> None:
         if len(text) > MAX_FILE_BYTES:
@@ -229,6 +229,12 @@ class Workspace:
     def texts(self, skip: set[str]) -> list[Text]:
         """The files, less those open in the editor (``skip``, by document key: their live text is searched instead)."""
         return [Text("workspace", text) for key, text in self.files.items() if key not in skip]
+
+
+def file_key(path: Path) -> str:
+    """The key of the file at ``path`` as `lsp.documents.document_key` stores the document holding it
+    (not imported from there: the eval path, which reads this module, goes without lsprotocol)."""
+    return unquote(path.resolve().as_uri())
 
 
 def code_files(root: Path) -> list[Path]:
