@@ -71,6 +71,13 @@ class CompleterProtocol(LanguageServerProtocol):
         if (handler := self.fm.features.get(method)) is not None:
             yield handler, (params,), None
 
+    def _execute_handler(self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None) -> None:
+        """pygls's, except that a handler's future is forgotten when it ends: pygls forgets a request's as it
+        answers, but files a notification's under a made-up id forever (one per keystroke)."""
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        if (future := self._request_futures.get(msg_id)) is not None:
+            future.add_done_callback(lambda done: self._request_futures.pop(msg_id) if self._request_futures.get(msg_id) is done else None)
+
     def _send_response(self, msg_id: Any, result: Any = None, error: types.ResponseError | None = None) -> None:
         if error is not None and error.code == JsonRpcInternalError.CODE:
             error = types.ResponseError(code=error.code, message=error.message)
@@ -358,8 +365,9 @@ def lsp_range(value: Any, method: str) -> types.Range:
 
 @SERVER.feature("completer/stats")
 def stats(ls: CompleterServer, params: Any) -> dict:
-    """Counters for benchmarks and tests: requests, cache hits, reuses, cancellations, model and context time."""
-    return ls.completer.stats()
+    """Counters for benchmarks and tests: requests, cache hits, reuses, cancellations, model and context time,
+    and the handlers still running (`in_flight`)."""
+    return ls.completer.stats() | {"in_flight": len(ls.protocol._request_futures)}
 
 
 def cursor(document: Document, position: types.Position, encoding: str) -> tuple[int, types.Position]:

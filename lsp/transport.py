@@ -6,7 +6,8 @@ of its own, so a request whose params hold one is never answered. Here a body is
 header with a cap, framing is regained at the next `Content-Length:` header, the body is parsed as
 plain JSON, and only its envelope is checked before pygls structures it. Every well-formed request
 gets one answer, a malformed one the JSON-RPC error it deserves, and input with no id to answer
-one log line.
+one log line. A message nested deeper than any LSP message is (`MAX_DEPTH`) is refused before
+anything recursive touches it, and answered by its id even when it is too deep to parse.
 """
 
 import asyncio
@@ -21,6 +22,7 @@ from pygls.protocol import JsonRPCProtocol
 
 MAX_BODY_BYTES = 64 << 20  # a 20 MB source file fits, JSON-escaped, with room to spare
 MAX_HEADER_BYTES = 4096
+MAX_DEPTH = 64  # LSP's deepest messages (initialize's capabilities) nest about 10 levels; user settings a few more
 CHUNK_BYTES = 1 << 16
 
 PARSE_ERROR, INVALID_REQUEST, INVALID_PARAMS = -32700, -32600, -32602
@@ -31,6 +33,7 @@ LENGTH_LINE = re.compile(rb"content-length[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$", r
 HEADER_LINES = re.compile(rb"(?:[!-9;-~]+:[^\r\n]*\r?\n|[ \t\r\n])*")  # other headers and blank lines: not stray
 DECODER = json.JSONDecoder()
 HEADER_TAIL_BYTES = 64  # bytes kept while looking for a header, in case one is split across reads
+JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]|[^\s\[\]{}:,"]+')
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,63 @@ class Unparsable:
     why: str
 
 
+@dataclass(frozen=True)
+class TooDeep:
+    """A message nested deeper than `MAX_DEPTH`: refused, by its id when it is a request.
+
+    `envelope` holds its top-level members whose values are not objects or arrays (id, method, jsonrpc).
+    """
+
+    envelope: dict
+
+
 def parse(body: bytes) -> Any:
-    """The body's JSON, or Unparsable (bad UTF-8, bad JSON, nesting too deep for the parser)."""
+    """The body's JSON, TooDeep, or Unparsable (bad UTF-8, bad JSON)."""
     try:
-        return json.loads(body)
+        message = json.loads(body)
     except RecursionError:
-        return Unparsable("nested too deeply")
+        return TooDeep(shallow_members(body.decode("utf-8", "replace")))
     except ValueError as error:
         return Unparsable(str(error))
+    return TooDeep({k: v for k, v in message.items() if not isinstance(v, (dict, list))}) \
+        if isinstance(message, dict) and nested_deeper(message, MAX_DEPTH) else message
+
+
+def nested_deeper(value: Any, limit: int) -> bool:
+    """Whether `value` nests containers more than `limit` levels deep (without recursing itself)."""
+    stack = [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth + 1 > limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def shallow_members(text: str) -> dict:
+    """The top-level members of the JSON object `text` whose values are scalars, read token by token
+    without a parser's recursion: enough to answer a message too deep to parse by its id."""
+    members: dict = {}
+    depth, previous, key = 0, None, None
+    for match in JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in ("{", "["):
+            depth, key = depth + 1, None
+        elif token in ("}", "]"):
+            depth -= 1
+        elif depth == 1 and token == ":":
+            key = previous
+        elif depth == 1 and key is not None and token != ",":
+            try:
+                members[json.loads(key)] = json.loads(token)
+            except ValueError:
+                pass
+            key = None
+        previous = token
+    return members
 
 
 def declared_length(block: bytes) -> int | str:
@@ -220,6 +272,13 @@ async def serve(framer: Framer, protocol: JsonRPCProtocol, report: Callable[[str
         if isinstance(message, Unparsable):
             report(f"parse error: {message.why}")
             reply_error(protocol, None, PARSE_ERROR, f"Parse error: {message.why}")
+            continue
+        if isinstance(message, TooDeep):
+            problem = f"a message may nest at most {MAX_DEPTH} levels deep"
+            report(f"invalid request: {problem}")
+            envelope = message.envelope
+            if "method" in envelope and valid_id(envelope.get("id")):  # a notification or a response gets no reply
+                reply_error(protocol, envelope["id"], INVALID_REQUEST, f"Invalid request: {problem}")
             continue
         if (problem := envelope_problem(message)) is not None:
             report(f"invalid request: {problem}")

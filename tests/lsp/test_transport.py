@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lsp.transport import MAX_BODY_BYTES, Framer, Unparsable, envelope_problem
+from lsp.transport import MAX_BODY_BYTES, MAX_DEPTH, Framer, TooDeep, Unparsable, envelope_problem
 from tests.lsp.raw_client import ROOT, RawClient, frame, notification, request
 
 GOOD = {"jsonrpc": "2.0", "id": 1, "method": "completer/stats", "params": {}}
@@ -71,9 +71,19 @@ def test_a_frame_that_overruns_into_the_next_is_cut_at_the_next_header_without_w
 
 
 def test_zero_length_and_unparsable_bodies_become_parse_errors():
-    messages, _ = read_all(b"Content-Length: 0\r\n\r\n" + frame(b"{not json") + frame(b"[" * 100_000 + b"]" * 100_000))
-    assert all(isinstance(message, Unparsable) for message in messages) and len(messages) == 3
-    assert messages[2].why == "nested too deeply"
+    messages, _ = read_all(b"Content-Length: 0\r\n\r\n" + frame(b"{not json"))
+    assert all(isinstance(message, Unparsable) for message in messages) and len(messages) == 2
+
+
+def test_a_message_too_deep_to_parse_or_to_handle_keeps_its_envelope_for_the_answer():
+    too_deep = b'{"jsonrpc": "2.0", "id": "a\\"]", "method": "m", "params": {"x": ' + b'[{"k": ' * 50_000 + b"1" + b"}]" * 50_000 + b', "s": "}"}}'
+    deep: dict = {"jsonrpc": "2.0", "id": 7, "method": "m", "params": {}}
+    shallow: dict = {"jsonrpc": "2.0", "id": 8, "method": "m", "params": {}}
+    for message, depth in ((deep, MAX_DEPTH), (shallow, MAX_DEPTH - 2)):  # the message and its params are two levels
+        for _ in range(depth):
+            message["params"] = [message["params"]]
+    messages, _ = read_all(frame(too_deep) + frame(deep) + frame(shallow))
+    assert messages == [TooDeep({"jsonrpc": "2.0", "id": 'a"]', "method": "m"}), TooDeep({"jsonrpc": "2.0", "id": 7, "method": "m"}), shallow]
 
 
 def test_the_cap_admits_a_large_document_and_refuses_more():
@@ -148,8 +158,9 @@ def test_malformed_messages_get_the_json_rpc_error_they_deserve(server: RawClien
     server.send(frame(b'{"jsonrpc": "2.0", "id": 3, "method": "completer/stats", "params": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"))
     server.send(frame(b"[1, 2]"))
     assert "result" in server.ask(4, "completer/stats")
+    assert server.wait_for(3)["error"]["code"] == -32600  # too deep to parse, yet answered by its id
     errors = [reply["error"]["code"] for reply in server.replies if reply["id"] is None]
-    assert errors == [-32700, -32600]  # too deep to parse; a batch, which LSP does not have
+    assert errors == [-32600]  # a batch, which LSP does not have
 
     assert server.ask(5, "no/such/method")["error"]["code"] == -32601
     assert server.ask(6, "textDocument/inlineCompletion", {"textDocument": 3})["error"]["code"] == -32602
