@@ -244,8 +244,9 @@ class Denoiser:
     def sample(self, logits: Tensor) -> tuple[list[int], list[float]]:
         """Sampled token and its probability for every row of logits (temperature > 0; greedy rows
         are picked for the whole batch at once in `apply`)."""
-        # the max is taken off first: a tiny temperature then gives 0 and -inf, never inf - inf = nan
-        probs = torch.softmax((logits - logits.amax(dim=-1, keepdim=True)) / self.s.temperature, dim=-1)
+        # In float64, with the max taken off first: every finite temperature > 0 then gives the top token 0 and the
+        # rest -inf at worst, never nan (float32 rounds a temperature below ~1e-45 to 0, and 0 / 0 is nan).
+        probs = torch.softmax((logits - logits.amax(dim=-1, keepdim=True)).double() / self.s.temperature, dim=-1)
         token = torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(logits.device)
         return token.tolist(), probs.gather(1, token[:, None]).squeeze(1).tolist()
 

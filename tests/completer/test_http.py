@@ -275,6 +275,17 @@ def test_a_vanishing_temperature_is_served_and_the_connection_serves_the_next_re
     assert client.post("/v1/completions", json=REQUEST).status_code == 200
 
 
+@pytest.mark.parametrize("temperature", [5e-324, 1e-300, 1e-45, 1e-39, 1e-8, 0.5, 1.0, 2.0, 2.0000001, 1e300])
+@pytest.mark.parametrize("seed", [0, 2**63, 2**64 - 1])
+def test_any_finite_temperature_and_seed_in_range_is_served_or_refused_by_name(client: httpx.Client, temperature: float, seed: int):
+    response = client.post("/v1/completions", json={**REQUEST, "temperature": temperature, "seed": seed, "max_tokens": 4})
+    if temperature <= 2.0:
+        assert response.status_code == 200, response.text
+        assert isinstance(response.json()["choices"][0]["text"], str)
+    else:
+        assert assert_openai_error(response, 400)["param"] == "temperature"
+
+
 def test_json_body_is_read_whatever_content_type_curl_sends(client: httpx.Client):
     response = client.post("/v1/completions", content=json.dumps(REQUEST).encode(),
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
