@@ -15,6 +15,7 @@ the next keystroke's request finds them.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import threading
 from collections import deque
@@ -34,7 +35,9 @@ from .sampler import DenoiseSettings, Denoiser, batch_pass
 
 log = logging.getLogger(__name__)
 
+LIBC = ctypes.CDLL(None)  # the C library the process runs on
 DEFAULT_CAPACITY = 16  # requests in flight at once; more wait for a free row
+RESTING_ROWS = 4  # rows the pool keeps when no request is in flight: a burst's extra rows go back, typing's stay
 SEQ_ROUNDING = 256  # the pool's sequence length grows in steps of this many positions
 
 
@@ -89,6 +92,9 @@ class Batch:
             if self.states[index].cached:
                 self.cache.move_row(last, index)
         self.states.pop()
+        if not self.states and self.cache is not None and self.cache.k.shape[1] > RESTING_ROWS:
+            self.cache = None  # after a burst: the next request gets a pool its size (CUDA graphs are captured again)
+            return_free_pages()
         return state
 
     def fit_cache(self) -> None:
@@ -331,6 +337,14 @@ class Scheduler:
             with contextlib.suppress(InvalidStateError):
                 future.set_exception(error)
         self.calls.clear()
+
+
+def return_free_pages() -> None:
+    """Hand the C allocator's free pages back to the system. glibc keeps freed memory for reuse, and a pool
+    grown row by row in a burst leaves tens of MB of it; called only when a burst's pool goes."""
+    trim = getattr(LIBC, "malloc_trim", None)  # glibc only
+    if trim is not None:
+        trim(0)
 
 
 def run_call(future: Future, call: Callable[[], object]) -> None:

@@ -36,7 +36,7 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(model: str | None, extra: list[str], mode: str = "http"):
-    """`completer serve --http` (or `--ray`) in another process, up and with its model loaded."""
+    """`completer serve --http` (or `--ray`) in another process, up and with its model loaded: (its URL, the process)."""
     port = free_port()
     command = [sys.executable, "-m", "completer", "serve", f"--{mode}", f"127.0.0.1:{port}", *extra]
     if model:
@@ -53,7 +53,7 @@ def running_server(model: str | None, extra: list[str], mode: str = "http"):
                 time.sleep(0.2)
         else:
             raise RuntimeError("the server did not come up within 120 s")
-        yield base
+        yield base, server
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: completer serve --{args.on} {' '.join(args.server_arg)} ({args.model or 'bundled model'}), "
           f"{len(bodies)} requests per row, "
           f"{args.max_tokens}-token spans, {os.cpu_count()} cores")
-    with running_server(args.model, args.server_arg, args.on) as base:
+    with running_server(args.model, args.server_arg, args.on) as (base, _):
         run_level(base, bodies[:2], 1)  # warm-up
         seq_wall, seq_lat = run_level(base, bodies, 1)
         rows = [("sequential", seq_wall, seq_lat)]

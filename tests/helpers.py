@@ -70,3 +70,9 @@ def make_training_data(folder: Path, documents: list[str] = TRAINING_DOCUMENTS, 
     save_token_arrays(folder, encode_documents(tokenizer, documents[:split]), encode_documents(tokenizer, documents[split:]))
     (folder / "manifest.json").write_text(json.dumps({"sources": []}))
     return folder
+
+
+def rss_kib(pid: int) -> int:
+    """A live process's resident memory, as the kernel counts it."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))

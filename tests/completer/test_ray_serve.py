@@ -62,7 +62,7 @@ def cluster(checkpoint):
 
 def test_serve_ray_serves_the_api_until_stopped_and_takes_ray_down_with_it(checkpoint):
     # First in this file: the module's own Ray instance (below) is not up yet.
-    with running_server(checkpoint, [], mode="ray") as base:
+    with running_server(checkpoint, [], mode="ray") as (base, _):
         answer = httpx.post(f"{base}/v1/completions", json={"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 4},
                             timeout=120)
         assert answer.status_code == 200 and answer.json()["model"] == Path(checkpoint).name

@@ -18,7 +18,7 @@ PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    with running_server(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))), []) as base:
+    with running_server(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))), []) as (base, _):
         yield base
 
 

@@ -11,7 +11,7 @@ import pytest
 from completer.errors import Cancelled
 from completer.prefix_cache import MIN_REUSE
 from completer.sampler import DenoiseSettings, Denoiser
-from completer.scheduler import Scheduler, decode
+from completer.scheduler import RESTING_ROWS, Batch, Scheduler, decode
 from tests.helpers import make_tiny_checkpoint
 
 PROMPTS = [
@@ -61,6 +61,16 @@ def test_decoding_a_batch_in_one_thread_matches_decoding_each_alone(scheduler):
                 for (p, s), kw in zip(PROMPTS, SETTINGS)]
 
     assert decode(engine.model, states()) == [decode(engine.model, [st])[0] for st in states()]
+
+
+def test_a_bursts_pool_goes_when_its_last_request_ends_and_a_typing_sized_pool_stays(scheduler):
+    engine = scheduler.engine
+    tok = engine.tokenizer
+    for count, kept in ((RESTING_ROWS + 2, False), (RESTING_ROWS, True)):
+        batch = Batch(engine.model)
+        batch.run([Denoiser(engine.model, tok, tok.encode(p), tok.encode(s), DenoiseSettings(max_tokens=8))
+                   for p, s in (PROMPTS * 2)[:count]])
+        assert (batch.cache is not None) == kept
 
 
 @pytest.mark.parametrize("shift", [False, True])

@@ -15,6 +15,8 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
+from tests.helpers import rss_kib
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -90,8 +92,7 @@ class RawClient:
         return self.wait_for(message_id)
 
     def rss_kib(self) -> int:
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+        return rss_kib(self.process.pid)
 
     def close(self) -> int:
         """Shut down and exit as a client should; the server's exit code."""

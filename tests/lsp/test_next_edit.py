@@ -147,7 +147,7 @@ def test_a_bad_rewrite_argument_is_invalid_params(server: RawClient, arguments):
 def test_a_remote_model_gets_no_next_edits_said_once_but_still_rewrites(tiny_model):
     from evals.bench_serving import running_server
 
-    with running_server(str(tiny_model), []) as base:
+    with running_server(str(tiny_model), []) as (base, _):
         client = RawClient()
         try:
             client.ask(0, "initialize", {"capabilities": {}, "initializationOptions": {"model": f"{base}/v1", "editThreshold": 1.0}})
