@@ -9,8 +9,11 @@ no audit events. So each program runs under bubblewrap, where the kernel draws t
   starts dies with the sandbox, and nothing outside it can be seen or signalled;
 - a read-only view of only what Python needs (/usr, the system libraries, the interpreter's home),
   and a private tmpfs (64 MiB) as its working directory and the only writable place;
-- die-with-parent, a wall-clock timeout, and the kernel limits and audit-hook guard of
-  `sandbox_child.py` as a second layer.
+- a seccomp filter (`evals.seccomp`) that lets it start threads but no processes, and kernel limits
+  on its address space and CPU time (`sandbox_child.py`): all three bind root, which RLIMIT_NPROC
+  does not, so one process holds at most `Limits.memory_bytes` whatever the program does;
+- die-with-parent, a wall-clock timeout, and the audit-hook guard of `sandbox_child.py` as a
+  second layer.
 
 The verdict is the child's exit status, which bubblewrap reads from outside: a pass is the one exit
 code the harness gives only after the program ran to its end; no file, pipe or output the program
@@ -22,6 +25,7 @@ that sets out to escape.
 import logging
 import math
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -30,8 +34,10 @@ import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import BinaryIO
 
 from evals.sandbox_child import PASSED_EXIT
+from evals.seccomp import no_new_processes
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +50,8 @@ WORKDIR = "/sandbox"
 @dataclass(frozen=True)
 class Limits:
     timeout_s: float = 3.0
-    memory_bytes: int = 2 * 1024**3  # address space: a sorted list of 10^7 ints still fits
+    cpu_seconds: int | None = None  # CPU time (RLIMIT_CPU); None: the timeout rounded up, plus 1
+    memory_bytes: int = 2 * 1024**3  # address space (RLIMIT_AS): a sorted list of 10^7 ints still fits
     file_bytes: int = 16 * 1024**2  # largest file the program (or its output) may write
     workdir_bytes: int = 64 * 1024**2  # the tmpfs that is the only writable place
     output_chars: int = 10_000  # how much of stdout/stderr we keep
@@ -61,17 +68,18 @@ class RunResult:
 
 def run_python(source: str, limits: Limits = Limits()) -> RunResult:
     """Execute `source` as a Python program in the sandbox and say how it ended."""
-    with tempfile.TemporaryDirectory(prefix="sandbox-") as host_dir, \
-            tempfile.TemporaryFile() as program, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+    with tempfile.TemporaryDirectory(prefix="sandbox-") as host_dir, tempfile.TemporaryFile() as program, \
+            tempfile.TemporaryFile() as seccomp, tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
         program.write(source.encode("utf-8", "surrogatepass"))
         program.seek(0)
         reports_read, reports_write = os.pipe()
         with os.fdopen(reports_read, "rb") as reports:
             try:
-                child_args = [str(reports_write), str(math.ceil(limits.timeout_s) + 1), str(limits.memory_bytes), str(limits.file_bytes)]
+                cpu_seconds = limits.cpu_seconds or math.ceil(limits.timeout_s) + 1
+                child_args = [str(reports_write), str(cpu_seconds), str(limits.memory_bytes), str(limits.file_bytes)]
                 if bubblewrap_problem() is None:
                     inner = ["-I", "-S", "-B", "/harness/sandbox_child.py", f"{WORKDIR}/program.py", *child_args]
-                    command, cwd = namespaced(program.fileno(), inner, limits), None
+                    command, cwd = namespaced(program.fileno(), seccomp, inner, limits), None
                 else:
                     Path(host_dir, "program.py").write_bytes(program.read())
                     command, cwd = guarded(str(Path(host_dir, "program.py")), child_args), host_dir
@@ -79,7 +87,7 @@ def run_python(source: str, limits: Limits = Limits()) -> RunResult:
                     command, cwd=cwd,
                     env={"PATH": "/usr/bin:/bin", "HOME": host_dir, "TMPDIR": host_dir, "LANG": "C.UTF-8"},
                     stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
-                    pass_fds=(reports_write, program.fileno()), start_new_session=True,
+                    pass_fds=(reports_write, program.fileno(), seccomp.fileno()), start_new_session=True,
                 )
             finally:
                 os.close(reports_write)  # the child has its own copy
@@ -108,9 +116,19 @@ def python_dirs() -> list[str]:
     return sorted(d for d in dirs if not any(d == s or d.startswith(s + "/") for s in SYSTEM_DIRS))
 
 
-def namespaced(program_fd: int, python_args: list[str], limits: Limits) -> list[str]:
+def namespaced(program_fd: int, seccomp: BinaryIO, python_args: list[str], limits: Limits) -> list[str]:
     """The bubblewrap command that runs the interpreter with `python_args`, the program (read from
-    `program_fd`) at /sandbox/program.py and sandbox_child.py at /harness/sandbox_child.py."""
+    `program_fd`) at /sandbox/program.py and sandbox_child.py at /harness/sandbox_child.py.
+
+    `seccomp`: an empty file the filter is written to, for bubblewrap to read from its descriptor.
+    """
+    if (program := no_new_processes()) is not None:
+        seccomp.write(program)
+        seccomp.seek(0)
+        filtered = ["--seccomp", str(seccomp.fileno())]
+    else:
+        filtered = []
+        warn_unfiltered()
     view: list[str] = []
     for top in SYSTEM_DIRS:
         if os.path.islink(top):
@@ -124,7 +142,7 @@ def namespaced(program_fd: int, python_args: list[str], limits: Limits) -> list[
     return [
         shutil.which("bwrap") or "bwrap",
         "--unshare-all", "--unshare-user", "--disable-userns", "--uid", UNPRIVILEGED, "--gid", UNPRIVILEGED,
-        "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+        "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox", *filtered,
         *view,
         "--ro-bind", str(CHILD_SCRIPT), "/harness/sandbox_child.py",
         "--proc", "/proc", "--dev", "/dev",
@@ -148,10 +166,10 @@ def bubblewrap_problem() -> str | None:
     if shutil.which("bwrap") is None:
         problem = "bubblewrap is not installed (apt-get install bubblewrap)"
     else:
-        with tempfile.TemporaryFile() as empty:
-            probe = namespaced(empty.fileno(), ["-I", "-S", "-c", "pass"], Limits())
+        with tempfile.TemporaryFile() as empty, tempfile.TemporaryFile() as seccomp:
+            probe = namespaced(empty.fileno(), seccomp, ["-I", "-S", "-c", "pass"], Limits())
             try:
-                result = subprocess.run(probe, pass_fds=(empty.fileno(),), capture_output=True, timeout=30)
+                result = subprocess.run(probe, pass_fds=(empty.fileno(), seccomp.fileno()), capture_output=True, timeout=30)
                 if result.returncode != 0:
                     problem = f"bubblewrap cannot make a sandbox here: {result.stderr.decode(errors='replace').strip()}"
             except (OSError, subprocess.TimeoutExpired) as error:
@@ -160,6 +178,12 @@ def bubblewrap_problem() -> str | None:
         log.warning("%s. Evaluated code runs under the in-process guard alone, which stops accidents, "
                     "not a program that sets out to escape.", problem)
     return problem
+
+
+@cache
+def warn_unfiltered() -> None:
+    log.warning("no seccomp filter for %s: a program that switches the guard off can start processes, "
+                "and as root no process limit binds", platform.machine())
 
 
 def wait_or_kill(process: subprocess.Popen, timeout_s: float) -> bool:
