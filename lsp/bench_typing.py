@@ -62,10 +62,9 @@ def is_pause(typed: str, next_char: str) -> bool:
     return typed == "\n" or (is_word_char(typed) and not is_word_char(next_char))
 
 
-async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None,
-                 steps: int | None, reuse_keys: bool) -> None:
-    source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
-    client = LanguageClient("bench-typing", "0.1.0")
+async def start(client: LanguageClient, server_args: list[str], settings: dict) -> None:
+    """Start `python -m lsp --stdio` with `server_args` for `client`, initialize it with `settings`
+    (inline completion capable), and return once its model loaded or failed to."""
     loaded = asyncio.Event()
 
     @client.feature(types.WINDOW_LOG_MESSAGE)
@@ -74,20 +73,25 @@ async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens:
             print(params.message, file=sys.stderr)
             loaded.set()
 
+    await client.start_io(sys.executable, "-m", "lsp", "--stdio", *server_args)
+    capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
+    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options=settings))
+    client.initialized(types.InitializedParams())
+    await loaded.wait()
+
+
+async def replay(model: str | None, lines: int, keystroke_ms: float, max_tokens: int, threads: int | None,
+                 steps: int | None, reuse_keys: bool) -> None:
+    source = "".join(inspect.getsource(textwrap).splitlines(keepends=True)[:lines])
+    client = LanguageClient("bench-typing", "0.1.0")
     first_draft: dict[tuple[int, int, int], float] = {}  # (version, line, character) -> when its first draft came
 
     @client.feature("completer/draft")
     def on_draft(params) -> None:
         first_draft.setdefault((params.version, params.position.line, params.position.character), time.perf_counter())
 
-    command = [sys.executable, "-m", "lsp", "--stdio"] + (["--model", model] if model else [])
-    command += ["--threads", str(threads)] if threads else []
-    await client.start_io(*command)
-    capabilities = types.ClientCapabilities(text_document=types.TextDocumentClientCapabilities(inline_completion=types.InlineCompletionClientCapabilities()))
-    settings = {"maxTokens": max_tokens, "drafts": True, "steps": steps, "reuseKeys": reuse_keys}
-    await client.initialize_async(types.InitializeParams(capabilities=capabilities, initialization_options=settings))
-    client.initialized(types.InitializedParams())
-    await loaded.wait()
+    server_args = (["--model", model] if model else []) + (["--threads", str(threads)] if threads else [])
+    await start(client, server_args, {"maxTokens": max_tokens, "drafts": True, "steps": steps, "reuseKeys": reuse_keys})
     client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri=URI, language_id="python", version=0, text="")))
 
     latencies: list[float] = []  # ms, answered requests

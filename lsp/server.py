@@ -366,8 +366,17 @@ def lsp_range(value: Any, method: str) -> types.Range:
 @SERVER.feature("completer/stats")
 def stats(ls: CompleterServer, params: Any) -> dict:
     """Counters for benchmarks and tests: requests, cache hits, reuses, cancellations, model and context time,
-    and the handlers still running (`in_flight`)."""
-    return ls.completer.stats() | {"in_flight": len(ls.protocol._request_futures)}
+    the handlers still running (`in_flight`) and the server's resident memory (`rss_mib`, None off Linux)."""
+    return ls.completer.stats() | {"in_flight": len(ls.protocol._request_futures), "rss_mib": resident_mib()}
+
+
+def resident_mib() -> float | None:
+    """This process's resident memory as the kernel counts it now (not the peak `resource` reports)."""
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    return next((int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:")), None)
 
 
 def cursor(document: Document, position: types.Position, encoding: str) -> tuple[int, types.Position]:
