@@ -35,7 +35,6 @@ from .sampler import DenoiseSettings, Denoiser, batch_pass
 
 log = logging.getLogger(__name__)
 
-LIBC = ctypes.CDLL(None)  # the C library the process runs on
 DEFAULT_CAPACITY = 16  # requests in flight at once; more wait for a free row
 RESTING_ROWS = 4  # rows the pool keeps when no request is in flight: a burst's extra rows go back, typing's stay
 SEQ_ROUNDING = 256  # the pool's sequence length grows in steps of this many positions
@@ -266,10 +265,11 @@ class Scheduler:
         return future
 
     def enqueue(self, queue: deque, item: tuple) -> None:
-        """Hand work to the worker thread; RuntimeError once the scheduler is closed."""
+        """Hand work to the worker thread; Cancelled once the scheduler is closed (its model was loaded again, or
+        the server is shutting down), as for the work it held when it closed."""
         with self.wakeup:
             if self.closed:
-                raise RuntimeError("the scheduler is closed")
+                raise Cancelled("the model was closed: loaded again or shutting down")
             queue.append(item)
             self.wakeup.notify()
 
@@ -342,9 +342,11 @@ class Scheduler:
 def return_free_pages() -> None:
     """Hand the C allocator's free pages back to the system. glibc keeps freed memory for reuse, and a pool
     grown row by row in a burst leaves tens of MB of it; called only when a burst's pool goes."""
-    trim = getattr(LIBC, "malloc_trim", None)  # glibc only
-    if trim is not None:
-        trim(0)
+    try:
+        trim = ctypes.CDLL(None).malloc_trim  # glibc only
+    except (AttributeError, OSError, TypeError):  # another C library, or no dlopen(NULL) (Windows)
+        return
+    trim(0)
 
 
 def run_call(future: Future, call: Callable[[], object]) -> None:

@@ -160,3 +160,13 @@ def test_a_failing_pass_fails_its_requests_and_the_next_request_is_served(schedu
     with pytest.raises(RuntimeError, match="out of memory"):
         scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6))
     assert scheduler.complete("a = ", "\n", DenoiseSettings(max_tokens=6)).stats["forward_passes"] >= 1
+
+
+def test_work_sent_to_a_closed_scheduler_is_cancelled_like_the_work_it_held(tmp_path):
+    """A settings change loads the model again and closes the old one under requests still on their way to it."""
+    closed = Scheduler.load(str(make_tiny_checkpoint(tmp_path)), capacity=2)
+    closed.close()
+    with pytest.raises(Cancelled, match="closed"):
+        closed.submit("a = ", "\n", DenoiseSettings(max_tokens=4))
+    with pytest.raises(Cancelled, match="closed"):
+        closed.score("a = ", "1", "\n")

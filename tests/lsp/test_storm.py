@@ -2,8 +2,9 @@
 
 Unlike `test_fuzz.py` (bad bytes and bad params), this storm is about timing: completions, next edits
 and rewrites on open and unopened documents, cancels sent before, during and after the work (for
-live ids and random ones), didChange and didClose while the model works, bursts, deeply nested
-params and unknown methods. `STORM_MESSAGES=20000 pytest tests/lsp/test_storm.py` runs a longer one.
+live ids and random ones), didChange and didClose while the model works, settings changes that load
+the model again, bursts, deeply nested params and unknown methods.
+`STORM_MESSAGES=20000 pytest tests/lsp/test_storm.py` runs a longer one.
 """
 
 import os
@@ -85,6 +86,11 @@ class Storm:
         ])
         return deep_request(message_id, method, params)
 
+    def settings_change(self) -> dict:
+        """New settings mid-storm; a new thread count loads the model again under the requests in flight."""
+        settings = self.rng.choice([{"maxTokens": self.rng.choice([4, 6, 8])}, {"threads": self.rng.choice([1, 2])}])
+        return notification("workspace/didChangeConfiguration", {"settings": {"completer": settings}})
+
     def cancel(self) -> dict:
         live = self.expected[-4:] or [0]
         return notification("$/cancelRequest", {"id": self.rng.choice(live + [self.rng.randint(0, 10**6), "nobody"])})
@@ -104,8 +110,10 @@ class Storm:
                 message = self.work_request(rng.choice([n, f"s{n}"]))
             elif roll < 0.72:
                 message = self.odd_request(f"o{n}")
-            elif roll < 0.92:
+            elif roll < 0.915:
                 message = self.cancel()
+            elif roll < 0.92:
+                message = self.settings_change()
             else:
                 message = self.malformed()
             yield message, rng.choice([0, 0, 0, 0.001, 0.005]) if rng.random() < 0.2 else 0
