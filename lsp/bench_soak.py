@@ -7,7 +7,7 @@ edit at some line ends, typos deleted and typed again, and every few minutes the
 the one before closed. Each window (a minute by default) prints a row: requests, answers, cancels,
 latency percentiles of the answered completions and next edits, and the server's resident memory.
 At the end it says how many requests got no answer (there should be none) and how the last window
-compares with the first.
+compares with the one a cycle of files earlier (the first, in a session shorter than a cycle).
 
     python -m lsp.bench_soak [--model PATH] [--minutes 20] [--window-s 60] [--keystroke-ms 80] [--seed 0]
 """
@@ -207,13 +207,17 @@ async def soak(model: str | None, minutes: float, window_s: float, keystroke_ms:
     client.exit(None)
     await client.stop()
 
-    full = [w for w in session.windows if w.completions]
-    first, final = full[0], full[-1]
     print(f"unanswered requests: {len(session.unanswered)}; server in flight at the end: {counters['in_flight']}")
-    if first.rss_mib and final.rss_mib:
-        print(f"last window vs first: RSS {final.rss_mib / first.rss_mib:.2f}x, "
-              f"p50 {ratio(percentile(final.latencies, 50), percentile(first.latencies, 50))}, "
-              f"p95 {ratio(percentile(final.latencies, 95), percentile(first.latencies, 95))}")
+    # Latency follows where the typist is in a file (a longer document, a longer context): the fair baseline for the last
+    # window is the one a whole cycle of files earlier, at the same point of the same file; RSS is compared with it too.
+    cycle = round(len(SOURCES) * FILE_MINUTES * 60 / window_s)
+    windows = session.windows if session.windows[-1].completions else session.windows[:-1]
+    base_index = len(windows) - 1 - cycle if len(windows) > cycle else 0
+    base, final = windows[base_index], windows[-1]
+    if base.rss_mib and final.rss_mib and base is not final:
+        print(f"last window vs window {base_index + 1} ({'a cycle of files earlier' if base_index else 'the first'}): "
+              f"RSS {final.rss_mib / base.rss_mib:.2f}x, p50 {ratio(percentile(final.latencies, 50), percentile(base.latencies, 50))}, "
+              f"p95 {ratio(percentile(final.latencies, 95), percentile(base.latencies, 95))}")
     return len(session.unanswered)
 
 

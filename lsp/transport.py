@@ -277,8 +277,8 @@ async def serve(framer: Framer, protocol: JsonRPCProtocol, report: Callable[[str
             problem = f"a message may nest at most {MAX_DEPTH} levels deep"
             report(f"invalid request: {problem}")
             envelope = message.envelope
-            if "method" in envelope and valid_id(envelope.get("id")):  # a notification or a response gets no reply
-                reply_error(protocol, envelope["id"], INVALID_REQUEST, f"Invalid request: {problem}")
+            if not is_response(envelope):  # a client's broken reply to us gets no reply of its own
+                reply_error(protocol, envelope.get("id") if valid_id(envelope.get("id")) else None, INVALID_REQUEST, f"Invalid request: {problem}")
             continue
         if (problem := envelope_problem(message)) is not None:
             report(f"invalid request: {problem}")

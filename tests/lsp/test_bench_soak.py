@@ -18,7 +18,7 @@ def test_a_short_soak_prints_a_row_per_window_with_memory_and_leaves_no_request_
     assert len(rows) >= 3 and all(len(row) == 11 and float(row[-1]) > 10 for row in rows), result.stdout
     assert sum(int(row[1]) for row in rows) > 10
     assert "unanswered requests: 0; server in flight at the end: 0" in result.stdout
-    assert "last window vs first: RSS" in result.stdout
+    assert "last window vs window 1 (the first): RSS" in result.stdout
 
 
 def test_a_typo_takes_back_the_whole_word_before_the_pause():

@@ -162,6 +162,10 @@ def test_malformed_messages_get_the_json_rpc_error_they_deserve(server: RawClien
     errors = [reply["error"]["code"] for reply in server.replies if reply["id"] is None]
     assert errors == [-32600]  # a batch, which LSP does not have
 
+    server.send(frame(b"[" * 100_000 + b"]" * 100_000))
+    assert "result" in server.ask(7, "completer/stats")
+    assert [reply["error"]["code"] for reply in server.replies if reply["id"] is None] == [-32600, -32600]  # no id to answer by
+
     assert server.ask(5, "no/such/method")["error"]["code"] == -32601
     assert server.ask(6, "textDocument/inlineCompletion", {"textDocument": 3})["error"]["code"] == -32602
     assert all("data" not in reply.get("error", {}) for reply in server.replies)  # no tracebacks to the client
