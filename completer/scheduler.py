@@ -291,7 +291,10 @@ class Scheduler:
                 admitted = []
                 while self.waiting and len(self.batch.states) + len(admitted) < self.capacity:
                     admitted.append(self.waiting.popleft())
-                calls, self.calls = self.calls, deque()
+                # emptied in place, never replaced: `enqueue` is handed the queue itself before it takes the lock,
+                # and an item appended to a queue swapped out meanwhile would never run (its caller waiting for ever)
+                calls = list(self.calls)
+                self.calls.clear()
             for future, call in calls:
                 run_call(future, call)
             for job, make in admitted:

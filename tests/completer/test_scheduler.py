@@ -4,6 +4,8 @@ cancellation frees rows, failures stay contained."""
 from __future__ import annotations
 
 import threading
+import time
+from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
@@ -170,3 +172,18 @@ def test_work_sent_to_a_closed_scheduler_is_cancelled_like_the_work_it_held(tmp_
         closed.submit("a = ", "\n", DenoiseSettings(max_tokens=4))
     with pytest.raises(Cancelled, match="closed"):
         closed.score("a = ", "1", "\n")
+
+
+def test_model_calls_handed_over_while_the_worker_takes_the_queue_all_run(scheduler):
+    """`score` hands `enqueue` the calls queue before the lock; the worker must not swap that queue for a new one
+    (the call then went to a queue nobody read, and its next edit waited for ever)."""
+    for _ in range(20):
+        with scheduler.wakeup:  # the worker and the caller both wait for this lock: either may get it first
+            scheduler.calls.append((Future(), lambda: None))
+            scheduler.wakeup.notify()
+            scored: list = []
+            caller = threading.Thread(target=lambda: scored.append(scheduler.score("a = ", "1", "\n")))
+            caller.start()
+            time.sleep(0.02)  # the caller holds the queue and waits for the lock
+        caller.join()
+        assert scored[0].result(timeout=10)
