@@ -42,7 +42,6 @@ class Window:
     """What happened in one window of the session."""
 
     completions: int = 0
-    next_edits: int = 0
     cancelled: int = 0
     empty: int = 0  # answered null or with no item (superseded, nothing worth showing)
     latencies: list[float] = field(default_factory=list)  # ms, completions answered with an item
@@ -115,7 +114,6 @@ class Session:
         self.live_completion = self.request(types.TEXT_DOCUMENT_INLINE_COMPLETION, params, record)
 
     def next_edit(self, uri: str, version: int, line: int, character: int) -> None:
-        self.window.next_edits += 1
         params = {"textDocument": {"uri": uri, "version": version}, "position": {"line": line, "character": character}}
         self.request("completer/nextEdit", params, lambda window, ms, result: window.edit_latencies.append(ms))
 

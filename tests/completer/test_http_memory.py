@@ -30,11 +30,12 @@ def test_rss_is_back_within_one_and_a_half_times_warm_up_after_a_burst_and_bad_i
             typing_request(client, base)
         warm = rss_kib(server.pid)
 
+        statuses: list[int] = []
+
         def long_request(start: int) -> None:
             body = {"prompt": CODE[start : start + 6000], "suffix": CODE[start + 6000 : start + 9000], "max_tokens": 16}
             statuses.append(httpx.post(f"{base}/v1/completions", json=body, timeout=600).status_code)
 
-        statuses: list[int] = []
         burst = [threading.Thread(target=long_request, args=(rng.randint(0, len(CODE) - 9000),)) for _ in range(50)]
         for thread in burst:
             thread.start()

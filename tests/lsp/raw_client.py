@@ -62,6 +62,13 @@ class RawClient:
         while line := self.process.stderr.readline():
             self.stderr += line
 
+    def start(self, options: dict, capabilities: dict | None = None, ready: str = "loaded") -> RawClient:
+        """Initialize with `options` as initializationOptions, send initialized, and wait for the log line `ready`."""
+        self.ask("init", "initialize", {"capabilities": capabilities or {}, "initializationOptions": options})
+        self.send(notification("initialized", {}))
+        self.wait_for_log(ready)
+        return self
+
     def send(self, data: bytes | dict) -> None:
         self.process.stdin.write(data if isinstance(data, bytes) else frame(data))
         self.process.stdin.flush()

@@ -69,10 +69,7 @@ def broken(rng: random.Random, message_id: str) -> bytes:
 
 @pytest.fixture
 def server(tiny_model):
-    client = RawClient()
-    client.ask("init", "initialize", {"capabilities": {}, "initializationOptions": {"model": str(tiny_model), "maxTokens": 4}})
-    client.send(notification("initialized", {}))
-    client.wait_for_log("loaded")
+    client = RawClient().start({"model": str(tiny_model), "maxTokens": 4})
     yield client
     client.process.kill()
 

@@ -28,11 +28,7 @@ def local(tiny_model):
 
 
 def start(tiny_model, **settings) -> RawClient:
-    client = RawClient()
-    options = {"model": str(tiny_model), "reuseKeys": False, **settings}
-    client.ask(0, "initialize", {"capabilities": {"general": {"positionEncodings": ["utf-16"]}}, "initializationOptions": options})
-    client.send(notification("initialized", {}))
-    client.wait_for_log("loaded")
+    client = RawClient().start({"model": str(tiny_model), "reuseKeys": False, **settings}, {"general": {"positionEncodings": ["utf-16"]}})
     client.send(notification("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": SOURCE}}))
     return client
 
@@ -150,9 +146,7 @@ def test_a_remote_model_gets_no_next_edits_said_once_but_still_rewrites(tiny_mod
     with running_server(str(tiny_model), []) as (base, _):
         client = RawClient()
         try:
-            client.ask(0, "initialize", {"capabilities": {}, "initializationOptions": {"model": f"{base}/v1", "editThreshold": 1.0}})
-            client.send(notification("initialized", {}))
-            client.wait_for_log("no next edits")
+            client.start({"model": f"{base}/v1", "editThreshold": 1.0}, ready="no next edits")
             client.send(notification("textDocument/didOpen", {"textDocument": {"uri": URI, "languageId": "python", "version": 1, "text": SOURCE}}))
             assert ask_next_edit(client, 1, 4, 17) == {"edits": [], "version": 1}
             assert ask_next_edit(client, 2, 4, 17) == {"edits": [], "version": 1}

@@ -121,10 +121,7 @@ class Storm:
 
 @pytest.fixture
 def server(tiny_model):
-    client = RawClient()
-    client.ask("init", "initialize", {"capabilities": {}, "initializationOptions": {"model": str(tiny_model), "maxTokens": 6}})
-    client.send(notification("initialized", {}))
-    client.wait_for_log("loaded")
+    client = RawClient().start({"model": str(tiny_model), "maxTokens": 6})
     yield client
     client.process.kill()
 
