@@ -7,10 +7,12 @@ semi-autoregressive blocks. With the context cache, keys/values of the whole seq
 computed once and a pass only recomputes the active block (plus, on the first pass of a block,
 the block before it, whose last commits were still masks when its keys were computed).
 
-A `Denoiser` is one request's decoding state, advanced one pass at a time; `batch_pass` runs one
-pass for many of them with one forward per kind of pass (block windows; whole sequences for new,
-grown or refreshed ones), each request owning a row of a shared cache. The scheduler decides who
-is in the batch.
+A `Denoiser` is one request's decoding, advanced one pass at a time; `batch_pass` runs one pass for
+many of them with one forward per kind of pass (block windows; whole sequences for new, grown or
+refreshed ones), each request owning a row of a shared cache and a row of `SpanRows`, its tokens on
+the model's device. Windows are gathered, picks committed and ends settled there; the host sends
+each forward one small tensor of window bounds and reads one tensor back per pass, so on a GPU a
+pass waits for the device once. The scheduler decides who is in the batch.
 
 A span ends at its first end/pad token; a span that fills its budget without one grows by a block
 up to ``max_tokens``. The span kind constrains decoding: a "line" span never commits a newline,
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -116,6 +118,7 @@ class DenoiseStats:
     span_tokens: int = 0
     reused_tokens: int = 0  # context tokens whose keys the first pass copied from an earlier request
     accepted_tokens: int = 0  # tokens of a draft (`hint`) committed because the model's pick agreed
+    host_syncs: int = 0  # times the host waited to read the device: one per pass (`SpanRows.report`)
 
     @property
     def tokens_per_forward(self) -> float:
@@ -132,17 +135,20 @@ class DenoiseStats:
                 "tokens_per_forward": round(self.tokens_per_forward, 3),
                 "useful_tokens_per_forward": round(self.useful_tokens_per_forward, 3), "wall_ms": round(self.wall_ms, 2),
                 "context_tokens": self.context_tokens, "span_tokens": self.span_tokens,
-                "reused_tokens": self.reused_tokens, "accepted_tokens": self.accepted_tokens}
+                "reused_tokens": self.reused_tokens, "accepted_tokens": self.accepted_tokens,
+                "host_syncs": self.host_syncs}
 
 
 @dataclass
 class Span:
-    """The span's tokens and which of them are committed (decided)."""
+    """The host's copy of the span, read back from the device once per pass: its tokens (the mask id where
+    undecided) and which of them are committed."""
     ids: list[int]
-    done: list[bool] = field(default_factory=list)
+    done: list[bool]
 
-    def masked(self, lo: int, hi: int) -> list[int]:
-        return [i for i in range(lo, hi) if not self.done[i]]
+    def masked(self, lo: int, hi: int) -> int:
+        """How many positions of [lo, hi) are undecided."""
+        return self.done[lo:hi].count(False)
 
 
 def indent_width(line: str) -> int:
@@ -150,12 +156,15 @@ def indent_width(line: str) -> int:
 
 
 class Denoiser:
-    """One request's decoding state; each `advance` applies one pass's logits, until `finished`.
+    """One request's decoding, the host's side of it: which window the next pass computes, when a block is
+    decided, when the span grows or ends.
 
-    ``result`` is then the span's token ids without the end tokens. A ``hint`` (a draft from the user's
-    own code, `lsp.drafts`) sets the span's first budget to its length plus its end, and at every pass
-    each masked position whose pick is the hint's token there is committed too: the draft's tokens the
-    model accepts cost no passes of their own, the rest are denoised as usual.
+    Its tokens live on the model's device, in its row of the batch's `SpanRows`, where each pass picks,
+    commits and ends them; the host reads them back once per pass into ``span``. ``result`` is then the
+    span's token ids without the end tokens. A ``hint`` (a draft from the user's own code, `lsp.drafts`)
+    sets the span's first budget to its length plus its end, and at every pass each masked position whose
+    pick is the hint's token there is committed too: the draft's tokens the model accepts cost no passes
+    of their own, the rest are denoised as usual.
     """
 
     def __init__(self, model: Transformer, tok: Tokenizer, prefix: list[int], suffix: list[int],
@@ -169,14 +178,10 @@ class Denoiser:
         self.prefix, self.suffix = prefix, suffix
         self.on_draft = on_draft
         self.line_start = line_start  # text of the cursor's line left of the span ("block" spans)
-        self.device = model.embed_tokens.weight.device
-        self.generator = torch.Generator(device="cpu")
+        self.generator = torch.Generator(device=model.embed_tokens.weight.device)  # samples where the logits are
         if settings.seed is not None:
             self.generator.manual_seed(settings.seed)
         self.stats = DenoiseStats(context_tokens=len(prefix) + len(suffix))
-        self.banned: Tensor | None = None
-        if settings.span == "line" and tok.newline_ids:
-            self.banned = torch.tensor(tok.newline_ids, device=self.device)
         self.hint = hint[:settings.max_tokens - 1] + [tok.end_id] if hint else []
         first = min(len(self.hint) or settings.span_tokens or settings.block_size, settings.max_tokens)
         self.span = Span([tok.mask_id] * first, [False] * first)
@@ -186,6 +191,9 @@ class Denoiser:
         self.cached = False  # whether this request's cache row holds its sequence's keys
         self.passes_since_refresh = 0
         self.reuse_from = 0  # the next full pass starts here: the keys before it were copied into the row
+        self.row = -1  # its row of the batch (cache and `SpanRows`), set by the batch before each pass
+        self.on_device = 0  # span tokens its row of `SpanRows` holds: 0 until loaded, then grown with the span
+        self.cut_committed = 0  # end tokens the host's dedent cut committed (the device counts the others)
         self.started = time.perf_counter()
         self.finished = False
         self.result: list[int] = []
@@ -193,12 +201,6 @@ class Denoiser:
     # -- what the next pass must compute ------------------------------------------------------
     def seq_len(self) -> int:
         return len(self.prefix) + len(self.span.ids) + len(self.suffix)
-
-    def tokens(self, start: int, end: int) -> list[int]:
-        """The sequence's tokens [start, end), without building the whole sequence."""
-        P, N = len(self.prefix), len(self.span.ids)
-        return (self.prefix[start:end] + self.span.ids[max(start - P, 0):max(end - P, 0)]
-                + self.suffix[max(start - P - N, 0):max(end - P - N, 0)])
 
     def needs_full_pass(self) -> bool:
         """True when the next pass must recompute the whole sequence: no valid cache, or a refresh is due."""
@@ -213,16 +215,6 @@ class Denoiser:
         """The row's first ``tokens`` keys were copied from an earlier request: the next pass starts after them."""
         self.reuse_from = self.stats.reused_tokens = tokens
 
-    def logit_rows(self) -> list[int]:
-        """The sequence positions whose hidden states predict the active block's masked positions.
-
-        Only those: the logits of committed positions would be thrown away, and the output layer
-        is the largest matrix product of a small model's pass.
-        """
-        # a shifted model reads position i's prediction off hidden state i-1
-        first = len(self.prefix) - self.shift
-        return [first + p for p in self.span.masked(self.block_lo, self.block_hi)]
-
     def window(self, full: bool) -> tuple[int, int]:
         """[start, end) of the sequence the next pass recomputes: all of it (but copied keys) for a full
         pass; for a cached block pass the block, and the stale one before it."""
@@ -231,8 +223,18 @@ class Denoiser:
         P = len(self.prefix)
         return P + min(self.block_lo, self.stale_from) - self.shift, P + self.block_hi
 
+    def masked_in_block(self) -> int:
+        """The positions the next pass predicts: the active block's undecided ones."""
+        return self.span.masked(self.block_lo, self.block_hi)
+
+    def picks_per_pass(self) -> int:
+        """Fixed schedule: how many positions the next pass commits, so the block is done in `steps`; 0 with a threshold."""
+        if self.s.threshold is not None:
+            return 0
+        return math.ceil(self.masked_in_block() / max(self.s.steps - self.passes, 1))
+
     def passed(self, full: bool) -> None:
-        """Bookkeeping of a pass whose logits are about to be applied."""
+        """Bookkeeping of a pass whose picks were just committed."""
         self.stats.forward_passes += 1
         if full:
             self.cached, self.passes_since_refresh, self.reuse_from = True, 1, 0
@@ -240,59 +242,47 @@ class Denoiser:
             self.passes_since_refresh += 1
         self.stale_from = self.block_lo
 
-    # -- choosing what to commit ---------------------------------------------------------------
-    def sample(self, logits: Tensor) -> tuple[list[int], list[float]]:
-        """Sampled token and its probability for every row of logits (temperature > 0; greedy rows
-        are picked for the whole batch at once in `apply`)."""
+    def sample(self, logits: Tensor) -> tuple[Tensor, Tensor]:
+        """A sampled token and its probability for every row of logits (temperature > 0), on their device."""
         # In float64, with the max taken off first: every finite temperature > 0 then gives the top token 0 and the
         # rest -inf at worst, never nan (float32 rounds a temperature below ~1e-45 to 0, and 0 / 0 is nan).
         probs = torch.softmax((logits - logits.amax(dim=-1, keepdim=True)).double() / self.s.temperature, dim=-1)
-        token = torch.multinomial(probs.cpu(), 1, generator=self.generator).squeeze(1).to(logits.device)
-        return token.tolist(), probs.gather(1, token[:, None]).squeeze(1).tolist()
+        token = torch.multinomial(probs, 1, generator=self.generator)
+        return token.squeeze(1), probs.gather(1, token).squeeze(1).float()
 
-    def commit(self, positions: list[int], token: list[int], conf: list[float], passes_left: int) -> None:
-        span = self.span
-        if self.s.threshold is not None:
-            picked = [i for i, c in enumerate(conf) if c >= self.s.threshold] or [conf.index(max(conf))]
-        else:  # the most confident, ties to the leftmost
-            k = math.ceil(len(positions) / max(passes_left, 1))
-            picked = sorted(range(len(conf)), key=lambda i: -conf[i])[:k]
-        accepted: list[int] = []  # positions not picked whose pick is the hint's token there
-        if hint := self.hint:
-            chosen = set(picked)
-            accepted = [i for i, p in enumerate(positions) if p < len(hint) and token[i] == hint[p] and i not in chosen]
-        for i in picked + accepted:
-            span.ids[positions[i]] = token[i]
-            span.done[positions[i]] = True
-        self.stats.committed_tokens += len(picked) + len(accepted)
-        self.stats.accepted_tokens += len(accepted)
+    # -- after a pass --------------------------------------------------------------------------
+    def advance(self, report: list[int], rows: "SpanRows") -> None:
+        """Take this pass's outcome as the device reported it (`SpanRows.report`), apply the host's rules
+        (the dedent cut, drafts) and move on if the block is decided."""
+        committed, accepted, tokens = report[0], report[1], report[2:2 + len(self.span.ids)]
+        self.span = Span([self.tok.mask_id if t < 0 else t for t in tokens], [t >= 0 for t in tokens])
+        self.stats.committed_tokens, self.stats.accepted_tokens = committed + self.cut_committed, accepted
+        self.passes += 1
+        if self.s.span == "block":
+            self.dedent_cut(rows)
+        if self.on_draft is not None:
+            self.on_draft(self.draft())
+        if self.masked_in_block():
+            return
+        end = self.end()
+        if end is not None and end < self.block_hi:
+            self.finish()
+            return
+        self.next_block()
 
-    # -- ending the span -----------------------------------------------------------------------
-    def end_at(self, pos: int) -> None:
-        span = self.span
-        for i in range(pos, len(span.ids)):
-            if not span.done[i]:
-                self.stats.committed_tokens += 1
-            span.ids[i], span.done[i] = self.tok.end_id, True
+    def end(self) -> int | None:
+        """Position of the span's first (committed) end token."""
+        return next((i for i, t in enumerate(self.span.ids) if t in self.tok.end_ids), None)
 
-    def settle_end(self, picks: dict[int, int]) -> int | None:
-        """Position of the first committed end token, taken left over the masked positions just before
-        it whose pick this pass (``picks``: position -> token) is an end too; everything after it is end.
+    def end_at(self, pos: int, rows: "SpanRows") -> None:
+        """End the span at ``pos``: here and on the device."""
+        span, stop = self.span, len(self.span.ids)
+        self.cut_committed += span.done[pos:].count(False)
+        self.stats.committed_tokens += span.done[pos:].count(False)
+        span.ids[pos:], span.done[pos:] = [self.tok.end_id] * (stop - pos), [True] * (stop - pos)
+        rows.end_at(self.row, len(self.prefix) + pos, len(self.prefix) + stop)
 
-        An uncertain model is surest of the end tokens furthest right: committed one per pass, on the
-        same prediction, an empty suggestion cost 13-22 passes. Ending the run at once makes a span
-        that is ending cost one pass.
-        """
-        span, end_ids = self.span, self.tok.end_ids
-        end = next((i for i, t in enumerate(span.ids) if span.done[i] and t in end_ids), None)
-        if end is None:
-            return None
-        while end > 0 and not span.done[end - 1] and picks.get(end - 1) in end_ids:
-            end -= 1
-        self.end_at(end)
-        return end
-
-    def dedent_cut(self) -> None:
+    def dedent_cut(self, rows: "SpanRows") -> None:
         """For "block" spans: end the span where a decided line starts left of the first line."""
         span = self.span
         texts, pos = [], 0
@@ -313,7 +303,7 @@ class Denoiser:
                 # keep the newline's token unless it also carries the dedented line's text
                 holder = max((i for i, o in enumerate(offsets) if o < line_offset), default=-1)
                 carries = holder >= 0 and text[line_offset:offsets[holder] + len(texts[holder])].strip()
-                self.end_at(holder if carries else holder + 1)
+                self.end_at(holder if carries else holder + 1, rows)
                 return
             line_offset += len(line) + 1
 
@@ -321,28 +311,9 @@ class Denoiser:
         span = self.span
         return self.tok.decode([t for t, d in zip(span.ids, span.done) if d and t not in self.tok.end_ids])
 
-    # -- one pass ------------------------------------------------------------------------------
-    def advance(self, token: list[int], conf: list[float]) -> None:
-        """Apply one pass's pick (token, confidence) per masked position of the active block, in
-        `logit_rows` order, then move on if the block is done."""
-        span, lo, hi = self.span, self.block_lo, self.block_hi
-        positions = span.masked(lo, hi)
-        self.commit(positions, token, conf, (self.s.steps or 1) - self.passes)
-        self.passes += 1
-        end = self.settle_end(dict(zip(positions, token)))
-        if self.s.span == "block":
-            self.dedent_cut()
-        if self.on_draft is not None:
-            self.on_draft(self.draft())
-        if span.masked(lo, hi):
-            return
-        if end is not None and end < hi:
-            self.finish()
-            return
-        self.next_block()
-
     def next_block(self) -> None:
-        """The active block is decided: end, move to the next block with masks, or grow the span."""
+        """The active block is decided: end, move to the next block with masks, or grow the span (its row on the
+        device grows before the next pass, `SpanRows.prepare`)."""
         s, span = self.s, self.span
         while True:
             if any(t in self.tok.end_ids for t in span.ids[:self.block_hi]):
@@ -367,76 +338,218 @@ class Denoiser:
     def finish(self) -> None:
         self.finished = True
         self.stats.wall_ms = (time.perf_counter() - self.started) * 1000
-        end = next((i for i, t in enumerate(self.span.ids) if t in self.tok.end_ids), len(self.span.ids))
-        self.stats.span_tokens = end
-        self.result = self.span.ids[:end]
+        end = self.end()
+        self.stats.span_tokens = len(self.span.ids) if end is None else end
+        self.result = self.span.ids[:self.stats.span_tokens]
+
+
+def to_device(values: list, device: torch.device) -> Tensor:
+    """A host list as a long tensor on ``device`` without waiting for it: on CUDA pinned, then copied asynchronously."""
+    tensor = torch.tensor(values, dtype=torch.long)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+class SpanRows:
+    """The decode state of a batch's requests on the model's device, one row per request as in the cache.
+
+    Per row: the whole sequence (prefix, span, suffix), which positions are decided, the draft the request
+    may accept (-1 elsewhere), its prefix length, threshold, line flag and commit counters. Passes build
+    their windows from it and commit into it in place; the host reads it once per pass (`report`). The
+    last column is the spare one the cache has too, where padding writes.
+    """
+
+    def __init__(self, tok: Tokenizer, rows: int, length: int, device: torch.device):
+        self.tok, self.device = tok, device
+        self.tokens = torch.full((rows, length), tok.mask_id, dtype=torch.long, device=device)
+        self.done = torch.ones(rows, length, dtype=torch.bool, device=device)
+        self.hint = torch.full((rows, length), -1, dtype=torch.long, device=device)
+        self.prefix_len = torch.zeros(rows, dtype=torch.long, device=device)
+        self.committed = torch.zeros(rows, dtype=torch.long, device=device)
+        self.accepted = torch.zeros(rows, dtype=torch.long, device=device)
+        self.threshold = torch.zeros(rows, dtype=torch.float64, device=device)  # float64: as exact as the host's
+        self.line = torch.zeros(rows, dtype=torch.bool, device=device)
+        self.columns = torch.arange(length, device=device)
+        self.end_ids = torch.tensor(sorted(tok.end_ids), device=device)
+        self.banned = torch.tensor([tok.mask_id], device=device)  # never picked
+        self.newlines = torch.tensor(tok.newline_ids, dtype=torch.long, device=device)
+
+    @property
+    def spare(self) -> int:
+        return self.tokens.shape[1] - 1
+
+    def per_row(self) -> list[Tensor]:
+        return [self.tokens, self.done, self.hint, self.prefix_len, self.committed, self.accepted, self.threshold,
+                self.line]
+
+    def grown(self, rows: int, length: int) -> "SpanRows":
+        """A pool of more rows or longer rows holding these."""
+        new = SpanRows(self.tok, rows, length, self.device)
+        for old, grown in zip(self.per_row(), new.per_row()):
+            grown[tuple(slice(0, n) for n in old.shape)] = old
+        return new
+
+    def prepare(self, state: Denoiser) -> None:
+        """Before a pass: load a new request into its row, or move a grown span's suffix right."""
+        if not state.on_device:
+            self.load(state)
+        elif len(state.span.ids) > state.on_device:
+            self.grow(state)
+        state.on_device = len(state.span.ids)
+
+    def load(self, state: Denoiser) -> None:
+        row, P, N = state.row, len(state.prefix), len(state.span.ids)
+        sequence = state.prefix + state.span.ids + state.suffix
+        self.tokens[row].fill_(self.tok.mask_id)
+        self.tokens[row, :len(sequence)] = to_device(sequence, self.device)
+        self.done[row].fill_(True)
+        self.done[row, P:P + N] = False
+        self.hint[row].fill_(-1)
+        if state.hint:
+            self.hint[row, P:P + len(state.hint)] = to_device(state.hint, self.device)
+        self.prefix_len[row] = P
+        self.committed[row] = self.accepted[row] = 0
+        self.threshold[row] = state.s.threshold or 0.0
+        self.line[row] = state.s.span == "line"
+
+    def grow(self, state: Denoiser) -> None:
+        row, S = state.row, len(state.suffix)
+        old, new = len(state.prefix) + state.on_device, len(state.prefix) + len(state.span.ids)
+        for tensor, fill in ((self.tokens, self.tok.mask_id), (self.done, False), (self.hint, -1)):
+            tensor[row, new:new + S] = tensor[row, old:old + S].clone()
+            tensor[row, old:new] = fill
+
+    def end_at(self, row: int, start: int, stop: int) -> None:
+        self.tokens[row, start:stop] = self.tok.end_id
+        self.done[row, start:stop] = True
+
+    def move_row(self, src: int, dst: int) -> None:
+        for tensor in self.per_row():
+            tensor[dst] = tensor[src]
+
+    def swap(self, i: int, j: int) -> None:
+        for tensor in self.per_row():
+            tensor[i], tensor[j] = tensor[j].clone(), tensor[i].clone()
+
+    def report(self, count: int, span: int) -> list[list[int]]:
+        """The pass's one read of the device: per row its commits and accepted draft tokens so far, then its
+        first ``span`` span tokens, -1 where undecided."""
+        at = (self.prefix_len[:count, None] + self.columns[:span]).clamp(max=self.spare)
+        ids = torch.where(self.done[:count].gather(1, at), self.tokens[:count].gather(1, at), -1)
+        return torch.cat([self.committed[:count, None], self.accepted[:count, None], ids], 1).tolist()
 
 
 Forward = Callable[[Tensor, Tensor, CacheWindow, Tensor], Tensor]  # `Transformer.forward_windows`'s signature
 
 
-def batch_pass(model: Transformer, cache: ContextCache, states: list[Denoiser], n_block: int,
+def batch_pass(model: Transformer, cache: ContextCache, rows: SpanRows, states: list[Denoiser], n_block: int,
                block_forward: Forward | None = None) -> None:
-    """One pass for every state: state i owns row i of ``cache``; the first ``n_block`` do cached
+    """One pass for every state: state i owns row i of ``cache`` and ``rows``; the first ``n_block`` do cached
     block passes (one forward over their windows, through ``block_forward`` when given: CUDA graphs),
-    the rest whole-sequence passes (one more forward, always the model's own).
+    the rest whole-sequence passes (one more forward, always the model's own). Then one read of the
+    device tells every state what its pass decided.
 
-    The cache must have a spare last column, past every sequence, where window padding is written.
+    The cache and rows must have a spare last column, past every sequence, where window padding is written.
     """
     with torch.inference_mode():
         if n_block:
-            window_forward(block_forward or model.forward_windows, cache, states[:n_block], 0, full=False)
+            window_pass(block_forward or model.forward_windows, cache, rows, states[:n_block], 0, full=False)
         if n_block < len(states):
-            window_forward(model.forward_windows, cache, states[n_block:], n_block, full=True)
+            window_pass(model.forward_windows, cache, rows, states[n_block:], n_block, full=True)
+        report = rows.report(len(states), max(len(st.span.ids) for st in states))
+    for i, (st, line) in enumerate(zip(states, report)):
+        st.passed(full=i >= n_block)
+        st.stats.host_syncs += 1
+        st.advance(line, rows)
 
 
-def window_forward(forward: Forward, cache: ContextCache, states: list[Denoiser], first_row: int, full: bool) -> None:
-    """One forward over each state's window (`Denoiser.window`), padded to the longest; state i owns
-    row first_row + i. Padding writes its keys to the spare column and reads no keys past its row's."""
-    device, spare = cache.k.device, cache.seq_len - 1
+def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: list[Denoiser], first: int,
+                full: bool) -> None:
+    """One forward over each state's window (`Denoiser.window`), padded to the longest (state i owns row
+    first + i), then its picks committed and its span's end settled, all on the device: the host sends one
+    small tensor of window bounds and reads nothing. Padding writes its keys to the spare column and reads no
+    keys past its row's."""
     windows = [st.window(full) for st in states]
-    T = max(end - start for start, end in windows)
-    tokens = torch.full((len(states), T), states[0].tok.mask_id, dtype=torch.long)
-    positions = torch.arange(T).repeat(len(states), 1)
-    write = torch.full((len(states), T), spare, dtype=torch.long)
-    rows = [st.logit_rows() for st in states]
-    logits_at = torch.zeros(len(states), max(map(len, rows)), dtype=torch.long)
-    for i, (st, (start, end)) in enumerate(zip(states, windows)):
-        tokens[i, :end - start] = torch.tensor(st.tokens(start, end))
-        positions[i] += start
-        write[i, :end - start] = positions[i, :end - start]
-        logits_at[i, :len(rows[i])] = torch.tensor(rows[i]) - start
+    counts = [st.masked_in_block() for st in states]
     lengths = [st.seq_len() for st in states]
-    window = CacheWindow(cache, slice(first_row, first_row + len(states)), max(lengths), write=write.to(device),
-                         kv_len=key_lengths(lengths, device))
-    logits = forward(tokens.to(device), positions.to(device), window, logits_at.to(device))
-    apply(states, logits, [len(r) for r in rows], full)
+    never = rows.tokens.shape[1]  # past every column: a span with no end yet
+    bounds = to_device([[start, end - start, len(st.prefix) + st.block_lo - start, len(st.prefix) + st.block_hi - start,
+                         len(st.prefix) + len(st.span.ids), st.picks_per_pass(), length,
+                         never if st.end() is None else len(st.prefix) + st.end()]
+                        for st, (start, end), length in zip(states, windows, lengths)], rows.device)
+    start, width, lo, hi, span_end, picks, length, ended = bounds[:, :, None].unbind(1)
+    r, spare, shift = slice(first, first + len(states)), rows.spare, states[0].shift
+    cols = rows.columns[:max(end - begin for begin, end in windows)]
+    positions = start + cols
+    outside = cols >= width
+    at = positions.clamp(max=spare)
+    wanted = (cols >= lo) & (cols < hi) & ~rows.done[r].gather(1, at)  # the block lies inside the window
+    # the block's undecided columns, left to right, then padding: one logit row each
+    order = wanted.to(torch.uint8).sort(dim=1, descending=True, stable=True).indices[:, :max(counts)]
+    valid = wanted.gather(1, order)
+    window = CacheWindow(cache, r, max(lengths), write=positions.masked_fill(outside, spare),
+                         kv_len=None if len(set(lengths)) == 1 else length[:, 0])
+    logits_at = (order - shift).clamp(min=0) if shift else order  # a shifted model reads position i's prediction off i-1
+    logits = forward(rows.tokens[r].gather(1, at).masked_fill(outside, rows.tok.mask_id), positions, window, logits_at)
+    token, conf = pick(logits, states, rows, r, counts)
+    target = positions.gather(1, order).masked_fill(~valid, spare)  # the sequence position each logit row decides
+    chosen = commit(rows, r, target, valid, token, conf, picks, fixed=any(st.s.threshold is None for st in states),
+                    hinted=any(st.hint for st in states))
+    settle_end(rows, r, target, valid, token, chosen, span_end, ended)
 
 
-def key_lengths(lengths: list[int], device) -> Tensor | None:
-    """Per-row key lengths for the attention mask; None when every row is as long (no mask needed)."""
-    return None if len(set(lengths)) == 1 else torch.tensor(lengths, device=device)
-
-
-def apply(states: list[Denoiser], logits: Tensor, counts: list[int], full: bool) -> None:
-    """Hand each state its picks from one forward's logits [B, n, V]: its first counts[i] rows, one
-    per masked position (`logit_rows`), the rest padding.
-
-    Greedy states are picked in one confidence call and one host transfer for the whole batch.
-    """
-    logits[..., states[0].tok.mask_id] = -math.inf  # never predict a mask
-    for i, st in enumerate(states):
-        if st.banned is not None:
-            logits[i, :, st.banned] = -math.inf
-    greedy = [i for i, st in enumerate(states) if st.s.temperature == 0]
-    picks = {}
-    if greedy:
-        chosen = logits if len(greedy) == len(states) else logits[greedy]
-        token, prob = kernels.top_token(chosen.flatten(0, 1))
-        n = logits.shape[1]
-        tokens, probs = token.view(-1, n).tolist(), prob.view(-1, n).tolist()
-        picks = {i: (tokens[k], probs[k]) for k, i in enumerate(greedy)}
+def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice, counts: list[int]) -> tuple[Tensor, Tensor]:
+    """Each logit row's pick and its probability [B, n]: the top token, or for a request with a temperature a
+    sample from its own generator. A mask is never picked, nor a newline in a "line" span."""
+    logits.index_fill_(-1, rows.banned, -math.inf)
+    if any(st.s.span == "line" for st in states) and len(rows.newlines):
+        logits[..., rows.newlines] = logits[..., rows.newlines].masked_fill(rows.line[r, None, None], -math.inf)
+    token, conf = kernels.top_token(logits.flatten(0, 1))
+    token, conf = token.view(logits.shape[:2]), conf.view(logits.shape[:2])
     for i, (st, count) in enumerate(zip(states, counts)):
-        st.passed(full)
-        token, conf = picks[i] if i in picks else st.sample(logits[i, :count])
-        st.advance(token[:count], conf[:count])
+        if st.s.temperature > 0:
+            token[i, :count], conf[i, :count] = st.sample(logits[i, :count])
+    return token, conf
+
+
+def commit(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: Tensor, conf: Tensor, picks: Tensor,
+           fixed: bool, hinted: bool) -> Tensor:
+    """Commit each row's positions at least as confident as its threshold (its surest one when none is), or its
+    ``picks`` surest, ties to the leftmost (fixed schedule), and those whose pick is its draft's token there;
+    returns which logit rows were committed."""
+    conf = conf.double().masked_fill(~valid, -1.0)  # padding is never chosen
+    chosen = (conf >= rows.threshold[r, None]).scatter_(1, conf.argmax(1, keepdim=True), True)
+    if fixed:
+        rank = conf.sort(dim=1, descending=True, stable=True).indices.argsort(1)
+        chosen = torch.where(picks > 0, rank < picks, chosen)
+    if hinted:
+        accepted = valid & ~chosen & (token == rows.hint[r].gather(1, target))
+        chosen |= accepted
+        rows.accepted[r].add_(accepted.sum(1))
+    # every position a logit row decides is undecided: a mask, not done
+    rows.tokens[r].scatter_(1, target, token.masked_fill(~chosen, rows.tok.mask_id))
+    rows.done[r].scatter_(1, target, chosen)
+    rows.committed[r].add_(chosen.sum(1))
+    return chosen
+
+
+def settle_end(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: Tensor, chosen: Tensor,
+               span_end: Tensor, ended: Tensor) -> None:
+    """End each span at its first committed end token (``ended`` before this pass), taken left over the
+    undecided positions just before it whose pick this pass is an end too; everything after it is end.
+
+    An uncertain model is surest of the end tokens furthest right: committed one per pass, on the same
+    prediction, an empty suggestion cost 13-22 passes. Ending the run at once makes a span that is ending
+    cost one pass.
+    """
+    tokens, done, cols = rows.tokens[r], rows.done[r], rows.columns
+    is_end = torch.isin(token, rows.end_ids)
+    first = torch.minimum(ended, target.masked_fill(~(chosen & is_end), ended.max()).amin(1, keepdim=True))
+    # the run of undecided positions left of it that picked an end; everything else before it stays
+    runs = torch.zeros_like(done).scatter_(1, target, valid & ~chosen & is_end)
+    end = cols.masked_fill(runs | (cols >= first), -1).amax(1, keepdim=True) + 1
+    tail = (cols >= end) & (cols < span_end)
+    rows.committed[r].add_((tail & ~done).sum(1))
+    tokens.masked_fill_(tail, rows.tok.end_id)
+    done.logical_or_(tail)

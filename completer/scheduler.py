@@ -31,7 +31,7 @@ from .graphs import BlockGraphs
 from .likelihood import TokenScore, span_scores, token_probs
 from .model import ContextCache, Transformer
 from .prefix_cache import PrefixCache
-from .sampler import DenoiseSettings, Denoiser, batch_pass
+from .sampler import DenoiseSettings, Denoiser, SpanRows, batch_pass
 
 log = logging.getLogger(__name__)
 
@@ -68,12 +68,14 @@ class Job:
 
 
 class Batch:
-    """The requests in flight and their rows of one pooled cache; `step` runs one pass for all of them."""
+    """The requests in flight and their rows of one pooled cache and of their decode state on the device
+    (`SpanRows`); `step` runs one pass for all of them."""
 
     def __init__(self, model: Transformer, graphs: BlockGraphs | None = None) -> None:
         self.model, self.graphs = model, graphs
         self.states: list[Denoiser] = []
         self.cache: ContextCache | None = None
+        self.rows: SpanRows | None = None
         self.prefixes = PrefixCache()
 
     def add(self, state: Denoiser) -> None:
@@ -90,14 +92,17 @@ class Batch:
             self.states[index] = self.states[last]
             if self.states[index].cached:
                 self.cache.move_row(last, index)
+            if self.states[index].on_device:
+                self.rows.move_row(last, index)
         self.states.pop()
         if not self.states and self.cache is not None and self.cache.k.shape[1] > RESTING_ROWS:
-            self.cache = None  # after a burst: the next request gets a pool its size (CUDA graphs are captured again)
+            self.cache = self.rows = None  # after a burst: the next request gets a pool its size (CUDA graphs are captured again)
             return_free_pages()
         return state
 
     def fit_cache(self) -> None:
-        """Grow the pool to every row and the longest sequence, plus the spare column for padding."""
+        """Grow the pool (cache and decode state) to every row and the longest sequence, plus the spare column
+        for padding."""
         rows, length = len(self.states), max(st.seq_len() for st in self.states) + 1
         cache = self.cache
         if cache is not None and cache.k.shape[1] >= rows and cache.seq_len >= length:
@@ -112,6 +117,8 @@ class Batch:
             grown.k[:, :old_rows, :, :old_len] = cache.k[:, :, :, :old_len]
             grown.v[:, :old_rows, :, :old_len] = cache.v[:, :, :, :old_len]
         self.cache = grown
+        tok = self.states[0].tok
+        self.rows = SpanRows(tok, rows, length, weight.device) if self.rows is None else self.rows.grown(rows, length)
 
     def copy_keys(self, row: int) -> None:
         """Before a request's first pass: copy the keys of the prefix it shares with a recent request."""
@@ -142,11 +149,15 @@ class Batch:
                 break
             if states[j].cached:  # the full-pass request's row is about to be rewritten: no need to keep it
                 self.cache.move_row(j, i)
+            self.rows.swap(i, j)
             states[i], states[j], full[i], full[j] = states[j], states[i], full[j], full[i]
+        for row, state in enumerate(states):
+            state.row = row
+            self.rows.prepare(state)
         n_block = sum(not f for f in full)
         for row in range(n_block, len(states)):
             self.copy_keys(row)
-        batch_pass(self.model, self.cache, states, n_block, self.graphs.forward if self.graphs else None)
+        batch_pass(self.model, self.cache, self.rows, states, n_block, self.graphs.forward if self.graphs else None)
         done = [k for k, st in enumerate(states) if st.finished]
         return [self.remove(k) for k in reversed(done)]
 

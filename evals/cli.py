@@ -51,6 +51,7 @@ class Generation:
     source: str | None = None  # the candidate shown (`lsp.candidates`), None when nothing was
     score: float | None = None  # its score
     passes: int | None = None  # every batched forward of the request: the denoiser's, the hinted one's, ranking
+    host_syncs: int | None = None  # times the denoiser's host waited for the device (`DenoiseStats.host_syncs`)
 
 
 Generate = Callable[[Task, int], Callable[[], Generation]]  # (task, sample index) -> wait for its generation
@@ -179,7 +180,7 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
             return Generation(scored, text, latency_ms, stats["forward_passes"], stats.get("tokens_per_forward"),
                               stats.get("useful_tokens_per_forward"), stats.get("reused_tokens", 0),
                               shown.source if shown else None, round(shown.score, 4) if shown else None,
-                              stats.get("passes"))
+                              stats.get("passes"), stats.get("host_syncs"))
 
         return typists.submit(typed).result
 
@@ -233,7 +234,7 @@ def run_humaneval_infill(args: argparse.Namespace) -> int:
                 "useful_tokens_per_forward": generation.useful_tokens_per_forward,
                 "reused_tokens": generation.reused_tokens, "shown": generation.source is not None,
                 "exact": generation.text.strip() == task.canonical_solution.strip(), "source": generation.source,
-                "score": generation.score, "passes": generation.passes,
+                "score": generation.score, "passes": generation.passes, "host_syncs": generation.host_syncs,
             })
     if args.out is not None:
         args.out.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")

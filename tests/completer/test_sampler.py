@@ -277,3 +277,47 @@ def test_the_hints_tokens_the_model_rejects_are_denoised_as_usual(engine):
     out, stats = hinted(engine, [(t, 1.0) for t in ids], wrong, threshold=0.9)
     assert out == ids  # the model's own pick where it disagreed
     assert stats.accepted_tokens == len(ids) - 1 and stats.forward_passes == 2
+
+
+BATCH_PROMPTS = [("def mean(xs):\n    total = 0\n", "\n    return total / len(xs)\n"), ("import ", "\n"),
+                 ("for i in range(", "):\n    pass\n"), ("def f(x):\n    if x:\n", "\n    return x\n"),
+                 ("", "print(x)\n"), ("x = [" * 30, "]\n"), ("class A:\n    def g(self):\n", "\n"), ("y = ", "\n")]
+
+
+def test_a_batch_of_eight_reads_the_device_once_per_pass(engine):
+    """Every kind of request at once (threshold, fixed schedule, line, block, draft, sampled, grown spans):
+    the host waits for the device once per pass, however many requests share it."""
+    tok = engine.tokenizer
+    kinds = [dict(), dict(threshold=None, steps=3, block_size=4, max_tokens=12), dict(span="line"),
+             dict(span="block", threshold=0.5), dict(temperature=0.8, seed=3), dict(block_size=4, max_tokens=16),
+             dict(refresh_every=2), dict(use_cache=False, max_tokens=8)]
+    states = [Denoiser(engine.model, tok, tok.encode(prefix), tok.encode(suffix), DenoiseSettings(**settings),
+                       hint=tok.encode(" total") if i == 3 else None)
+              for i, ((prefix, suffix), settings) in enumerate(zip(BATCH_PROMPTS, kinds))]
+    batch = Batch(engine.model)
+    for st in states:
+        batch.add(st)
+    passes = 0
+    while batch.states:
+        batch.step()
+        passes += 1
+    assert passes > 1
+    assert [st.stats.host_syncs for st in states] == [st.stats.forward_passes for st in states]
+
+
+def test_the_decode_loop_reads_the_device_only_in_the_report():
+    """Reads of device data (`.tolist()`, `.item()`, `.cpu()`...) each wait for the device: the pass has one."""
+    import ast
+    import inspect
+
+    import completer.sampler as sampler
+
+    readers = {"tolist", "item", "cpu", "numpy", "__bool__", "nonzero"}
+    found = {}
+    for node in ast.walk(ast.parse(inspect.getsource(sampler))):
+        if isinstance(node, ast.FunctionDef):
+            calls = {call.func.attr for call in ast.walk(node)
+                     if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in readers}
+            if calls:
+                found[node.name] = calls
+    assert found == {"report": {"tolist"}}

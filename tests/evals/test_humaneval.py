@@ -195,8 +195,9 @@ def test_the_oracle_length_run_reports_what_was_shown_and_where_it_came_from(tmp
                   "--limit", "3", "--oracle-length", "--min-score", "0", "--out", str(out)])
     assert args.func(args) == 0
     records = [json.loads(line) for line in out.read_text().splitlines()]
-    assert all({"shown", "exact", "source", "score", "passes"} <= set(r) for r in records)
+    assert all({"shown", "exact", "source", "score", "passes", "host_syncs"} <= set(r) for r in records)
     assert all((r["source"] is None) == (not r["shown"]) and r["passes"] >= r["forward_passes"] for r in records)
+    assert all(r["host_syncs"] == r["forward_passes"] for r in records)  # one wait for the device per pass
     header = capsys.readouterr().out.splitlines()[0]
     for column in ("exact", "shown", "precision", "all passes/task", "shown from"):
         assert column in header
