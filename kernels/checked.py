@@ -122,15 +122,14 @@ def difference(out: Tensor | tuple, ref: Tensor | tuple, tolerance: float) -> st
     """How ``out`` differs from ``ref`` beyond ``tolerance`` (None: it does not), in one line."""
     outs, refs = (out, ref) if isinstance(ref, tuple) else ((out,), (ref,))
     if len(outs) != len(refs):
-        return f"gave {len(outs)} results where its reference gives {len(refs)}"
+        return f"gave {len(outs)} results where {len(refs)} were expected"
     for a, b in zip(outs, refs):
         if a.shape != b.shape or a.dtype != b.dtype:
-            return f"gave {a.dtype} {tuple(a.shape)} where its reference gives {b.dtype} {tuple(b.shape)}"
+            return f"gave {a.dtype} {tuple(a.shape)} where {b.dtype} {tuple(b.shape)} was expected"
         close = torch.isclose(a.float(), b.float(), rtol=tolerance, atol=tolerance) if b.is_floating_point() else a == b
         if not close.all():
             largest = (a.float() - b.float()).abs().nan_to_num(float("inf")).max().item()
-            return (f"{(~close).sum().item()} of {close.numel()} values differ from its torch reference "
-                    f"(largest difference {largest:.3g}, tolerance {tolerance:g})")
+            return f"{(~close).sum().item()} of {close.numel()} values off by more than {tolerance:g} (largest difference {largest:.3g})"
     return None
 
 
