@@ -51,7 +51,7 @@ def test_error_is_one_line_without_traceback(source):
 
 def test_help_lists_every_command():
     r = run_cli("--help")
-    for command in ("complete", "edit", "serve", "eval", "arena", "train"):
+    for command in ("complete", "edit", "serve", "eval", "arena", "train", "doctor"):
         assert command in r.stdout
 
 
