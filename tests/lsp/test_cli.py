@@ -1,4 +1,5 @@
-"""`completer complete` prints the infill; every bad input is one line on stderr and exit code 2."""
+"""`completer complete` and `completer edit`, the language server's commands: they print what an editor would show,
+and every bad input is one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
