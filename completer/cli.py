@@ -2,10 +2,10 @@
 
 Each front end registers its commands under the entry-point group `completer.commands`
 (pyproject.toml), so this engine package names none of them: `complete` and `serve` come from
-the language server, `eval` and `arena` from the evals, `train` from the training code. Only the
-command being run has its module imported: on a GPU image `completer train run` needs neither
-tree-sitter nor anything else the other front ends import. Run from a source tree that is not
-installed (the GPU image), the same table is read from pyproject.toml.
+the language server, `eval` and `arena` from the evals, `train` from the training code, `doctor`
+from the engine's own module. Only the command being run has its module imported: on a GPU image
+`completer train run` needs neither tree-sitter nor anything else the other front ends import. Run
+from a source tree (the GPU image, an editable install), the table is read from pyproject.toml.
 
 Every error a user can cause ends as one line on stderr and exit code 2, never a traceback.
 """
@@ -25,11 +25,15 @@ PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 
 def commands() -> dict[str, EntryPoint]:
-    """Command name -> the entry point of the function that adds its parser."""
+    """Command name -> the entry point of the function that adds its parser.
+
+    The installed metadata's table, and over it the source tree's where this package runs from one:
+    an editable install keeps the table of its last `pip install` until it is installed again.
+    """
     found = {ep.name: ep for ep in entry_points(group=GROUP)}
-    if not found and PYPROJECT.is_file():
+    if PYPROJECT.is_file():
         table = tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"][GROUP]
-        found = {name: EntryPoint(name, value, GROUP) for name, value in table.items()}
+        found.update({name: EntryPoint(name, value, GROUP) for name, value in table.items()})
     return found
 
 

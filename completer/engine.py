@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -26,8 +27,9 @@ class Completion:
 
 
 class Engine:
-    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, cuda_graphs: bool = False):
-        self.model, self.tokenizer, self.name = model, tokenizer, name
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, cuda_graphs: bool = False,
+                 folder: Path | None = None):
+        self.model, self.tokenizer, self.name, self.folder = model, tokenizer, name, folder
         self.cuda_graphs = cuda_graphs  # block passes replay CUDA graphs (`completer.graphs`)
 
     @classmethod
@@ -35,6 +37,9 @@ class Engine:
         """Load a checkpoint folder or hub id (None: the bundled model); bf16 on a GPU, fp32 on CPU
         with ``threads`` torch threads (None: `default_threads`); CUDA graphs as COMPLETER_CUDA_GRAPHS says."""
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device != "cpu" and not (device.startswith("cuda") and torch.cuda.is_available()):
+            raise BadInput(f"no device '{device}' here: this torch {torch.__version__} runs on "
+                           f"{'cpu and cuda' if torch.cuda.is_available() else 'cpu only'}")
         if threads is not None and threads <= 0:
             raise BadInput(f"threads must be a positive number (got {threads})")
         cuda_graphs = graphs.wanted(device)
@@ -42,7 +47,7 @@ class Engine:
             torch.set_num_threads(threads or default_threads())
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
         net, tokenizer, folder = load_checkpoint(model, dtype=dtype, device=device)
-        return cls(net, tokenizer, "bundled" if model is None else folder.name, cuda_graphs)
+        return cls(net, tokenizer, "bundled" if model is None else folder.name, cuda_graphs, folder)
 
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer.encode(text))

@@ -10,19 +10,26 @@ grows it, they are dropped and captured again. Whole-sequence passes (a request'
 span, a refresh) stay eager: their lengths vary, and there is one per request.
 
 `COMPLETER_CUDA_GRAPHS=1` turns them on for a model on CUDA (README, "CUDA graphs"); off by
-default until a GPU run has measured them.
+default until a GPU run has measured them. No GPU has run them yet either, so the first replay is
+checked against the eager pass on the same inputs: a capture that fails, or a replay that gives
+other logits, turns graphs off for that model (one WARNING says why) and its passes run eagerly.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Callable
 
 import torch
 from torch import Tensor
 
+from kernels.checked import TOLERANCE, difference, one_line
+
 from .errors import BadInput
 from .model import CacheWindow, ContextCache, Transformer
+
+log = logging.getLogger(__name__)
 
 WINDOW_STEP = 16   # windows are padded up to a multiple of this many tokens
 MAX_WINDOW = 128   # longer windows (block sizes past 64) run eagerly
@@ -83,20 +90,54 @@ class BlockGraphs:
         self.cache: ContextCache | None = None
         self.passes: dict[tuple[int, int], tuple[StaticPass, Callable[[], None]]] = {}
         self.pool = None  # one memory pool shared by every graph: only one pass runs at a time
+        self.checked = False      # the first replay gave the eager pass's logits
+        self.off: str | None = None  # why graphs were turned off for this model
 
     def forward(self, tokens: Tensor, positions: Tensor, window: CacheWindow, logits_at: Tensor) -> Tensor:
         rows, T = tokens.shape
         size = bucket(T)
-        if size is None or window.write is None or window.rows != slice(0, rows):
+
+        def eager() -> Tensor:
             return self.model.forward_windows(tokens, positions, window, logits_at)
+
+        if self.off or size is None or window.write is None or window.rows != slice(0, rows):
+            return eager()
         if window.cache is not self.cache:  # the pool grew: the graphs point into the old one
             self.cache, self.passes = window.cache, {}
         if (rows, size) not in self.passes:
-            self.passes[rows, size] = self.prepare(rows, size)
+            try:
+                self.passes[rows, size] = self.prepare(rows, size)
+            except Exception as e:  # no CUDA, or a kernel that cannot be captured
+                self.turn_off(f"capture failed: {one_line(e)}")
+                return eager()
         static, replay = self.passes[rows, size]
         static.load(tokens, positions, window, logits_at)
-        replay()
-        return static.logits[:, :logits_at.shape[1]]
+
+        def replayed() -> Tensor:
+            replay()
+            return static.logits[:, :logits_at.shape[1]]
+
+        return replayed() if self.checked else self.check(replayed, eager)
+
+    def check(self, replayed: Callable[[], Tensor], eager: Callable[[], Tensor]) -> Tensor:
+        """The first replay against the eager pass on the same inputs (both write the same keys): a replay
+        that fails or gives other logits turns graphs off. Either way the pass's logits come back."""
+        expected = eager()
+        try:
+            logits = replayed()
+            reason = difference(logits, expected, TOLERANCE.get(self.model.embed_tokens.weight.dtype, 1e-2))
+            reason = reason and f"the first replay differs from the eager pass: {reason}"
+        except Exception as e:
+            reason = f"the first replay failed: {one_line(e)}"
+        if reason:
+            self.turn_off(reason)
+            return expected
+        self.checked = True
+        return logits
+
+    def turn_off(self, reason: str) -> None:
+        self.off, self.passes, self.pool = reason, {}, None
+        log.warning("CUDA graphs off for this model, its block passes run eagerly: %s", reason)
 
     def prepare(self, rows: int, size: int) -> tuple[StaticPass, Callable[[], None]]:
         static = StaticPass(self.model, self.cache, rows, size)
@@ -113,3 +154,16 @@ class BlockGraphs:
             static.run()
         self.pool = self.pool or graph.pool()
         return static, graph.replay
+
+
+def check_capture(model: Transformer) -> str | None:
+    """Capture one block pass of ``model`` and check its replay as the scheduler's first would: why graphs
+    are off for it, None when they work (what `completer doctor` shows on CUDA)."""
+    device = model.embed_tokens.weight.device
+    keys = 4 * WINDOW_STEP
+    positions = torch.arange(WINDOW_STEP, device=device)[None]
+    window = CacheWindow(model.new_cache(1, keys + 1), slice(0, 1), keys, write=positions)  # + the spare column
+    graphs = BlockGraphs(model)
+    with torch.inference_mode():
+        graphs.forward(torch.full_like(positions, model.config.mask_token_id), positions, window, positions)
+    return graphs.off

@@ -17,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,37 +27,35 @@ import httpx
 from evals.humaneval import load_tasks
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+START_S = 120  # for the server to come up and load its model
 
 
 @contextmanager
-def running_server(model: str | None, extra: list[str], mode: str = "http"):
-    """`completer serve --http` (or `--ray`) in another process, up and with its model loaded: (its URL, the process)."""
-    port = free_port()
-    command = [sys.executable, "-m", "completer", "serve", f"--{mode}", f"127.0.0.1:{port}", *extra]
-    if model:
-        command += ["--model", model]
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+def measured_server(model: str | None, extra: list[str], mode: str) -> Iterator[str]:
+    """The server under measurement, in a process of its own with its log on this terminal: its URL once
+    its model answers (loaded before any timing starts). A server that exits or hangs ends the run."""
+    with socket.socket() as probe:  # a port free now, for the server to take
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    command = [sys.executable, "-m", "completer", "serve", f"--{mode}", address, *extra, *(["--model", model] if model else [])]
+    server = subprocess.Popen(command, cwd=ROOT)
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/v1/models", timeout=60).status_code == 200:  # loads the model
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not come up within 120 s")
-        yield base, server
+        started = time.monotonic()
+        while not answers(f"http://{address}/v1/models"):
+            if server.poll() is not None or time.monotonic() - started > START_S:
+                raise SystemExit(f"bench_serving: `{' '.join(command[1:])}` did not come up (exit code {server.poll()})")
+            time.sleep(0.2)
+        yield f"http://{address}"
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=START_S).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def one_request(client: httpx.Client, base: str, body: dict) -> float:
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: completer serve --{args.on} {' '.join(args.server_arg)} ({args.model or 'bundled model'}), "
           f"{len(bodies)} requests per row, "
           f"{args.max_tokens}-token spans, {os.cpu_count()} cores")
-    with running_server(args.model, args.server_arg, args.on) as (base, _):
+    with measured_server(args.model, args.server_arg, args.on) as base:
         run_level(base, bodies[:2], 1)  # warm-up
         seq_wall, seq_lat = run_level(base, bodies, 1)
         rows = [("sequential", seq_wall, seq_lat)]

@@ -6,6 +6,8 @@ unchanged. ``COMPLETER_KERNELS=torch`` forces the references everywhere; ``COMPL
 forces Triton (on CPU tensors that needs ``TRITON_INTERPRET=1``, set before triton is imported).
 Triton itself is imported on the first Triton call, never at ``import kernels``. The Triton
 kernels have no backward, so a call that autograd records (training) always takes the reference.
+Before its first Triton call each kernel is checked against its reference (`kernels.checked`): one
+that fails runs its reference for the rest of the process.
 """
 
 from __future__ import annotations
@@ -16,31 +18,45 @@ from importlib.util import find_spec
 import torch
 from torch import Tensor
 
+from kernels import checked
 from kernels.reference import (attention_reference, confidence_reference, rms_norm_reference, swiglu_reference,
                                top_token_reference)
 
 MODES = ("auto", "torch", "triton")
 HAVE_TRITON = find_spec("triton") is not None
 
-__all__ = ["attention", "confidence", "rms_norm", "swiglu", "use_triton"]
+__all__ = ["attention", "confidence", "path", "rms_norm", "swiglu", "top_token", "use_triton"]
 
 
 def use_triton(x: Tensor) -> bool:
     """Whether a kernel called on ``x`` takes the Triton path under the current COMPLETER_KERNELS."""
+    return torch_reason(x) is None
+
+
+def torch_reason(x: Tensor) -> str | None:
+    """Why a kernel called on ``x`` takes the torch reference under the current COMPLETER_KERNELS (None: Triton)."""
     if x.requires_grad and torch.is_grad_enabled():
-        return False  # no backward in our Triton kernels: autograd needs the reference ops
+        return "autograd records the call (the Triton kernels have no backward)"
     mode = os.environ.get("COMPLETER_KERNELS", "auto") or "auto"
     if mode not in MODES:
         raise ValueError(f"COMPLETER_KERNELS must be one of {', '.join(MODES)} (got '{mode}')")
     if mode == "torch":
-        return False
+        return "COMPLETER_KERNELS=torch"
+    if mode == "auto" and not x.is_cuda:
+        return f"{x.device.type} tensors: Triton runs on CUDA"
     if mode == "auto":
-        return x.is_cuda and HAVE_TRITON
+        return None if HAVE_TRITON else "triton is not installed"
     if not HAVE_TRITON:
         raise RuntimeError("COMPLETER_KERNELS=triton, but triton is not installed")
     if not x.is_cuda and os.environ.get("TRITON_INTERPRET") != "1":
         raise RuntimeError("COMPLETER_KERNELS=triton on CPU tensors needs TRITON_INTERPRET=1 (the Triton interpreter)")
-    return True
+    return None
+
+
+def path(name: str, x: Tensor) -> tuple[str, str]:
+    """("triton" or "torch", why) for kernel ``name`` called on tensors like ``x``: what `completer doctor` shows."""
+    reason = torch_reason(x)
+    return ("torch", reason) if reason else checked.verdict(name)
 
 
 def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | Tensor | None = None) -> Tensor:
@@ -60,9 +76,8 @@ def attention(q: Tensor, k: Tensor, v: Tensor, kv_len: int | Tensor | None = Non
             raise ValueError(f"attention: per-row kv_len must be an integer tensor of shape ({B},) (got {tuple(kv_len.shape)} {kv_len.dtype})")
     elif kv_len is not None and not 1 <= kv_len <= S:
         raise ValueError(f"attention: kv_len must be in 1..{S} (got {kv_len})")
-    if use_triton(q):
-        from kernels.triton_attention import attention_triton
-        return attention_triton(q, k, v, kv_len)
+    if use_triton(q) and checked.ready("attention", q, k, v, kv_len):
+        return checked.triton("attention")(q, k, v, kv_len)
     return attention_reference(q, k, v, kv_len)
 
 
@@ -70,9 +85,8 @@ def confidence(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """For logits [N, V]: top token [N] int64, its probability, top1 - top2 margin and entropy (fp32 [N])."""
     if logits.dim() != 2 or logits.shape[1] < 2:
         raise ValueError(f"confidence wants logits [N, V] with V >= 2 (got {tuple(logits.shape)})")
-    if use_triton(logits):
-        from kernels.triton_confidence import confidence_triton
-        return confidence_triton(logits)
+    if use_triton(logits) and checked.ready("confidence", logits):
+        return checked.triton("confidence")(logits)
     return confidence_reference(logits)
 
 
@@ -84,9 +98,8 @@ def top_token(logits: Tensor) -> tuple[Tensor, Tensor]:
     """
     if logits.dim() != 2 or logits.shape[1] < 2:
         raise ValueError(f"top_token wants logits [N, V] with V >= 2 (got {tuple(logits.shape)})")
-    if use_triton(logits):
-        from kernels.triton_confidence import confidence_triton
-        return confidence_triton(logits)[:2]
+    if use_triton(logits) and checked.ready("confidence", logits):
+        return checked.triton("confidence")(logits)[:2]
     return top_token_reference(logits)
 
 
@@ -94,9 +107,8 @@ def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:
     """RMSNorm over the last dimension with fp32 math; the result has x's dtype."""
     if weight.shape != x.shape[-1:]:
         raise ValueError(f"rms_norm: weight {tuple(weight.shape)} does not match x {tuple(x.shape)}")
-    if use_triton(x):
-        from kernels.triton_rmsnorm import rms_norm_triton
-        return rms_norm_triton(x, weight, eps)
+    if use_triton(x) and checked.ready("rms_norm", x, weight, eps):
+        return checked.triton("rms_norm")(x, weight, eps)
     return rms_norm_reference(x, weight, eps)
 
 
@@ -104,7 +116,6 @@ def swiglu(gate: Tensor, up: Tensor) -> Tensor:
     """silu(gate) * up with fp32 math; the result has gate's dtype."""
     if gate.shape != up.shape:
         raise ValueError(f"swiglu: gate {tuple(gate.shape)} and up {tuple(up.shape)} differ")
-    if use_triton(gate):
-        from kernels.triton_swiglu import swiglu_triton
-        return swiglu_triton(gate, up)
+    if use_triton(gate) and checked.ready("swiglu", gate, up):
+        return checked.triton("swiglu")(gate, up)
     return swiglu_reference(gate, up)

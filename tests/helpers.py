@@ -14,6 +14,8 @@ from completer.model import ModelConfig, Transformer
 from completer.train.tokenizer import encode_documents, save_token_arrays, save_tokenizer, train_tokenizer
 
 SPECIALS = ["<|endoftext|>", "<|beginoftext|>", "<|mask|>"]
+# The folder `completer train prepare --decontaminate-from` is given (README): the evals' data, read as files.
+HUMANEVAL_DATA = Path(__file__).resolve().parent.parent / "evals" / "data"
 
 
 def tiny_corpus() -> list[str]:

@@ -1,8 +1,10 @@
 """CUDA graphs of the block pass: the static, padded pass a graph captures gives the eager pass's
-results (on any device), its padding never touches a real key, and a replayed graph on CUDA gives
-exactly the static pass's results."""
+results (on any device), its padding never touches a real key, a replayed graph on CUDA gives
+exactly the static pass's results, and a capture or first replay that fails turns graphs off."""
 
 from __future__ import annotations
+
+import logging
 
 import pytest
 import torch
@@ -10,7 +12,7 @@ import torch
 from completer.checkpoint import load_checkpoint
 from completer.engine import Engine
 from completer.errors import BadInput
-from completer.graphs import MAX_WINDOW, BlockGraphs, bucket, wanted
+from completer.graphs import MAX_WINDOW, BlockGraphs, bucket, check_capture, wanted
 from completer.model import CacheWindow
 from completer.sampler import DenoiseSettings, Denoiser
 from completer.scheduler import Scheduler, decode
@@ -53,6 +55,7 @@ def test_static_padded_block_passes_decode_exactly_as_the_eager_passes(tiny, set
     eager = decode(model, states(model, tok, settings))
     assert decode(model, states(model, tok, settings), graphs) == eager
     assert graphs.passes, "no block pass went through the static path"
+    assert graphs.checked and graphs.off is None
 
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
@@ -116,7 +119,7 @@ def test_replayed_graphs_decode_exactly_as_the_same_static_passes_run_eagerly(ti
     graphs = BlockGraphs(model)
     static = decode(model, states(model, tok, settings), BlockGraphs(model, capture=False))
     assert decode(model, states(model, tok, settings), graphs) == static
-    assert graphs.passes and graphs.pool is not None
+    assert graphs.passes and graphs.pool is not None and graphs.checked and graphs.off is None
 
 
 @CUDA
@@ -156,3 +159,33 @@ def test_graphs_follow_the_pool_when_it_grows(tiny):
     assert decode(model, [Denoiser(model, tok, ids, [], settings)], graphs) == eager
     assert len({id(c) for c in caches}) > 1, "the pool never grew"
     assert graphs.cache is caches[-1]
+
+
+def fails() -> torch.Tensor:
+    raise RuntimeError("operation not permitted when stream is capturing\n(more)")
+
+
+@pytest.mark.parametrize("replay,reason", [
+    (lambda: torch.ones(2, 3) + 1, "the first replay differs from the eager pass: 6 of 6 values off by more than 0.01"),
+    (fails, "the first replay failed: RuntimeError: operation not permitted when stream is capturing"),
+])
+def test_a_first_replay_that_differs_or_fails_turns_graphs_off_with_one_warning(tiny, caplog, replay, reason):
+    model, tok = tiny
+    graphs = BlockGraphs(model, capture=False)
+    with caplog.at_level(logging.WARNING, logger="completer.graphs"):
+        assert torch.equal(graphs.check(replay, lambda: torch.ones(2, 3)), torch.ones(2, 3))  # the eager logits
+        assert graphs.off.startswith(reason) and not graphs.checked
+        eager = decode(model, states(model, tok, SETTINGS[0]))
+        assert decode(model, states(model, tok, SETTINGS[0]), graphs) == eager
+    assert not graphs.passes, "a block pass went through the graphs after they were turned off"
+    assert [r.getMessage() for r in caplog.records] == [f"CUDA graphs off for this model, its block passes run eagerly: {graphs.off}"]
+
+
+def test_a_capture_that_fails_turns_graphs_off_and_the_passes_run_eagerly(tiny, caplog):
+    model, tok = tiny
+    graphs = BlockGraphs(model)  # capture on CPU: torch.cuda fails, as a capture error on a GPU would
+    with caplog.at_level(logging.WARNING, logger="completer.graphs"):
+        assert decode(model, states(model, tok, SETTINGS[1]), graphs) == decode(model, states(model, tok, SETTINGS[1]))
+    assert graphs.off.startswith("capture failed: ") and "\n" not in graphs.off
+    assert len(caplog.records) == 1
+    assert check_capture(model).startswith("capture failed: ")

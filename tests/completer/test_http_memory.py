@@ -11,9 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from evals.bench_serving import running_server
 from tests.completer.test_http import fuzzed_body
 from tests.helpers import rss_kib
+from tests.servers import running_server
 
 CODE = (Path(__file__).parents[2] / "completer" / "scheduler.py").read_text()
 

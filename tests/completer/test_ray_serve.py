@@ -22,9 +22,9 @@ from completer.errors import BadInput  # noqa: E402
 from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa: E402
 from completer.sampler import DenoiseSettings  # noqa: E402
 from completer.scheduler import Scheduler  # noqa: E402
-from evals.bench_serving import free_port, running_server  # noqa: E402
 from tests.completer.test_http import assert_openai_error, sse_data  # noqa: E402
 from tests.helpers import make_tiny_checkpoint  # noqa: E402
+from tests.servers import free_port, running_server  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"

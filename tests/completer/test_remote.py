@@ -10,8 +10,8 @@ import pytest
 from completer.errors import CompleterError
 from completer.models import is_remote, open_model
 from completer.sampler import DenoiseSettings
-from evals.bench_serving import free_port, running_server
 from tests.helpers import make_tiny_checkpoint
+from tests.servers import free_port, running_server
 
 PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 # COMPLETER_VSIX: a vsix packaged elsewhere (e.g. from a copy of editors/vscode while its source is being edited).
@@ -115,12 +116,6 @@ class CodeServer:
         logs = sorted((self.root / "data" / "logs").glob("*/exthost*/completer.completer/Completer.log"),
                       key=lambda path: path.stat().st_mtime)
         return logs[-1].read_text(errors="replace") if logs else ""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def write_script(path: Path, rules: list[dict], **options: Any) -> Path:

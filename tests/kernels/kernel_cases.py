@@ -1,15 +1,19 @@
 """Cases that run inside the Triton-interpreter worker process (see conftest.py).
 
-Each returns the Triton result next to the fp32 torch reference on the same fresh random inputs;
-the test process does the comparing. Triton is imported here only inside the functions, after
-``start_worker`` has set TRITON_INTERPRET.
+Each returns the Triton result next to the fp32 torch reference on the same fresh random inputs,
+or what the dispatch did; the test process does the comparing. Triton is imported here only inside
+the functions, after ``start_worker`` has set TRITON_INTERPRET. The kernel cases call the Triton
+functions themselves, not the dispatch: a kernel that failed its check would serve the reference.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 import sys
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 import torch
 
@@ -81,37 +85,85 @@ def confidence_tie_case() -> tuple:
 
 
 def rms_norm_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    import kernels
     from kernels.reference import rms_norm_reference
+    from kernels.triton_rmsnorm import rms_norm_triton
     g = torch.Generator().manual_seed(seed)
     x = (3 * torch.randn(shape, generator=g)).to(DTYPES[dtype])
     weight = torch.randn(shape[-1], generator=g).to(DTYPES[dtype])
-    return kernels.rms_norm(x, weight, 1e-6), rms_norm_reference(x.float(), weight.float(), 1e-6)
+    return rms_norm_triton(x, weight, 1e-6), rms_norm_reference(x.float(), weight.float(), 1e-6)
 
 
 def swiglu_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    import kernels
     from kernels.reference import swiglu_reference
+    from kernels.triton_swiglu import swiglu_triton
     g = torch.Generator().manual_seed(seed)
     gate = (3 * torch.randn(shape, generator=g)).to(DTYPES[dtype])
     up = torch.randn(shape, generator=g).to(DTYPES[dtype])
-    return kernels.swiglu(gate, up), swiglu_reference(gate.float(), up.float())
+    return swiglu_triton(gate, up), swiglu_reference(gate.float(), up.float())
 
 
-def model_block_pass_case() -> tuple[torch.Tensor, torch.Tensor]:
-    """A tiny model's cached block pass (as the sampler runs it) through Triton and through torch."""
-    from completer.model import ModelConfig, Transformer
-    torch.manual_seed(0)
-    config = ModelConfig(family="native", vocab_size=96, dim=64, n_layers=2, n_heads=4, n_kv_heads=2,
-                         intermediate_size=96, mask_token_id=95, qkv_bias=True)
-    model = Transformer(config).eval()
-    tokens = torch.randint(0, 96, (1, 40))
-    logits = {}
-    with torch.inference_mode():
-        for mode in ("triton", "torch"):
-            os.environ["COMPLETER_KERNELS"] = mode
-            cache = model.new_cache(1, 40)
-            model(tokens, 0, cache)  # fill the cache with the whole sequence
-            logits[mode] = model(tokens[:, 20:29], 20, cache)
-    os.environ["COMPLETER_KERNELS"] = "triton"
-    return logits["triton"], logits["torch"]
+def public_calls(dtype: torch.dtype) -> dict[str, tuple[str, Callable, Callable, tuple]]:
+    """Each public kernel function -> (the kernel it runs, the function, its torch reference, small arguments)."""
+    import kernels
+    from kernels import reference as r
+    g = torch.Generator().manual_seed(0)
+
+    def x(*shape: int) -> torch.Tensor:
+        return torch.randn(shape, generator=g).to(dtype)
+
+    q, k, v, logits = x(1, 4, 8, 16), x(1, 2, 30, 16), x(1, 2, 30, 16), 4 * x(3, 500)
+    return {"attention": ("attention", kernels.attention, r.attention_reference, (q, k, v, 20)),
+            "confidence": ("confidence", kernels.confidence, r.confidence_reference, (logits,)),
+            "top_token": ("confidence", kernels.top_token, r.top_token_reference, (logits,)),
+            "rms_norm": ("rms_norm", kernels.rms_norm, r.rms_norm_reference, (x(3, 64), x(64), 1e-6)),
+            "swiglu": ("swiglu", kernels.swiglu, r.swiglu_reference, (x(3, 96), x(3, 96)))}
+
+
+@contextmanager
+def kernel_warnings() -> Iterator[list[str]]:
+    """The messages the ``kernels`` logger writes inside the block."""
+    messages: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logging.getLogger("kernels").addHandler(handler)
+    try:
+        yield messages
+    finally:
+        logging.getLogger("kernels").removeHandler(handler)
+
+
+def checked_paths_case(dtype: str) -> dict:
+    """Every public kernel called afresh on ``dtype`` tensors: the path each kernel then takes, and any warning."""
+    import kernels
+    from kernels import checked
+    with kernel_warnings() as messages:
+        for kernel, function, _, args in public_calls(DTYPES[dtype]).values():
+            checked.substitute(kernel, None)  # its real kernel, checked again on this dtype
+            function(*args)
+    return {"paths": {kernel: kernels.path(kernel, torch.ones(1)) for kernel in checked.KERNELS}, "warnings": messages}
+
+
+def compile_error(*args):
+    raise RuntimeError("PassManager::run failed\n(the many lines of a Triton compile error)")
+
+
+def broken_kernel_case(function: str, breakage: str) -> dict:
+    """``function``'s kernel replaced by one that fails to compile or computes something else, then two
+    calls: their results next to the reference's, the warnings logged and the path the kernel then takes."""
+    import kernels
+    from kernels import checked
+    kernel, call, reference, args = public_calls(torch.float32)[function]
+    kernel_reference = checked.KERNELS[kernel].reference
+
+    def wrong(*inputs):
+        out = kernel_reference(*inputs)
+        return (out[0], out[1] / 2, *out[2:]) if isinstance(out, tuple) else 2 * out + 1
+
+    checked.substitute(kernel, compile_error if breakage == "compile error" else wrong)
+    try:
+        with kernel_warnings() as messages:
+            results = [call(*args), call(*args)]
+        return {"results": results, "expected": reference(*args), "warnings": messages,
+                "path": kernels.path(kernel, args[0])}
+    finally:
+        checked.substitute(kernel, None)

@@ -13,6 +13,7 @@ from completer.scheduler import Scheduler
 from lsp.edits import apply_edits, next_edit, rewrite
 from lsp.pipeline import Options
 from tests.lsp.raw_client import RawClient, notification
+from tests.servers import running_server
 
 URI = "file:///work/add%20all.py"
 SOURCE = ("def add_all(values):\n    \"\"\"Sum 😋 values.\"\"\"\n    total = 0\n    for value in values:\n"
@@ -141,8 +142,6 @@ def test_a_bad_rewrite_argument_is_invalid_params(server: RawClient, arguments):
 
 
 def test_a_remote_model_gets_no_next_edits_said_once_but_still_rewrites(tiny_model):
-    from evals.bench_serving import running_server
-
     with running_server(str(tiny_model), []) as (base, _):
         client = RawClient()
         try:

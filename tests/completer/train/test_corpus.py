@@ -10,7 +10,7 @@ import pytest
 from completer.errors import CompleterError
 from completer.train.corpus import (SourceFile, build_corpus, clean, is_validation, load_contamination,
                                     looks_generated, permissive_licence)
-from evals.humaneval import DATA_DIR as HUMANEVAL_DATA
+from tests.helpers import HUMANEVAL_DATA
 
 CODE = "\n".join(f"def function_{i}(value):\n    return value * {i} + {i * 7}\n" for i in range(12))
 

@@ -9,9 +9,8 @@ from tokenizers import Tokenizer, models
 from completer.errors import CompleterError
 from completer.train.corpus import is_validation
 from completer.train.prepare import prepare
-from evals.humaneval import DATA_DIR as HUMANEVAL_DATA
 from completer.train.tokenizer import load_token_arrays
-from tests.helpers import make_tokenizer
+from tests.helpers import HUMANEVAL_DATA, make_tokenizer
 
 CODE = "\n".join(f"def function_{i}(value):\n    return value * {i} + {i * 7}\n" for i in range(12))
 

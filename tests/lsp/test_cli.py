@@ -1,4 +1,5 @@
-"""`completer complete` prints the infill; every bad input is one line on stderr and exit code 2."""
+"""`completer complete` and `completer edit`, the language server's commands: they print what an editor would show,
+and every bad input is one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ def test_error_is_one_line_without_traceback(source):
 
 def test_help_lists_every_command():
     r = run_cli("--help")
-    for command in ("complete", "edit", "serve", "eval", "arena", "train"):
+    for command in ("complete", "edit", "serve", "eval", "arena", "train", "doctor"):
         assert command in r.stdout
 
 

@@ -1,8 +1,9 @@
 """The Triton kernels are checked on CPU through the Triton interpreter, in a worker process.
 
 TRITON_INTERPRET only takes effect if it is set before triton is imported, so the kernels run in
-one spawned worker that sets it first thing (``kernel_cases.start_worker``). This test process and
-every other test folder never see the variable.
+one spawned worker that sets it first thing (``kernel_cases.start_worker``). The test processes
+never see the variable. Here at the top so that the model's tests (tests/completer) can run a
+pass through the kernels too.
 """
 
 import multiprocessing
