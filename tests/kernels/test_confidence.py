@@ -51,3 +51,18 @@ def test_top_token_rejects_logits_that_are_not_rows_of_a_vocabulary():
 
     with pytest.raises(ValueError, match="top_token wants logits"):
         kernels.top_token(torch.randn(5))
+
+
+@pytest.mark.parametrize("V", [8192, 8190, 70])
+def test_top_token_finds_the_first_of_equal_tops_chunk_by_chunk(V):
+    from kernels.reference import top_token_reference
+
+    logits = torch.randn(6, V, generator=torch.Generator().manual_seed(V))
+    logits[0, [3, V - 1]] = 9.0  # a tie within a row: the first wins
+    logits[1, [V - 2, V - 1]] = 9.0  # in the last (padded) chunk
+    logits[2, :] = 1.0  # all equal: token 0
+    top = logits.max(dim=-1)
+    token, prob = top_token_reference(logits)
+    assert token.tolist()[:3] == [3, V - 2, 0]
+    assert torch.equal(token, top.indices)
+    assert torch.equal(prob, torch.exp(top.values - torch.logsumexp(logits, dim=-1)))  # bit for bit the former formula
