@@ -25,7 +25,8 @@ import httpx
 from .budget import context_budget
 from .engine import Completion
 from .errors import Cancelled, CompleterError
-from .sampler import DEFAULT_EFFORT, DenoiseSettings
+from .options import DEFAULT_EFFORT
+from .sampler import DenoiseSettings
 from .scheduler import Job
 
 API_KEY_VARIABLE = "COMPLETER_REMOTE_API_KEY"

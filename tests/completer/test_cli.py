@@ -80,12 +80,12 @@ def test_binary_file(capsys, tmp_path, model_dir):
 
 def test_span_budget_of_zero(capsys, source, model_dir):
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
-                          "--max-tokens", "0"], "at least 1 token")
+                          "--max-tokens", "0"], "--max-tokens must be a whole number from 1 to 1024, got 0")
 
 
 def test_context_budget_of_zero(capsys, source, model_dir):
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
-                          "--context-tokens", "0"], "--context-tokens must be a positive number")
+                          "--context-tokens", "0"], "--context-tokens must be a whole number >= 1, got 0")
 
 
 def copy_checkpoint(model_dir: Path, dest: Path) -> Path:
@@ -139,7 +139,7 @@ def slipped(tmp_path) -> Path:
 def test_edit_prints_the_next_edit_the_language_server_would_suggest(model_dir, slipped):
     from completer.scheduler import Scheduler
     from lsp.edits import next_edit
-    from lsp.pipeline import Options
+    from completer.options import Options
 
     r = run_cli("edit", str(slipped), "--line", "4", "--col", "18", "--model", str(model_dir), "--edit-threshold", "1",
                 "--no-reuse-keys", "--json")
@@ -166,7 +166,7 @@ def test_edit_says_no_edit_when_nothing_is_unlikely_enough_and_rewrites_a_select
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--select-to", "four"], "--select-to takes LINE:COL"),
     (["--select-to", "9:1"], "line 9 is outside"),
-    (["--edit-threshold", "2"], "--edit-threshold must be a probability"),
+    (["--edit-threshold", "2"], "--edit-threshold must be a number in [0, 1], got 2.0"),
 ])
 def test_edit_errors_are_one_line(capsys, model_dir, slipped, args, fragment):
     expect_error(capsys, ["edit", str(slipped), "--line", "4", "--col", "9", "--model", str(model_dir), *args], fragment)

@@ -17,8 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 
 from completer.errors import BadInput, Cancelled
-from completer.http import MAX_TOKENS_LIMIT, create_app, is_loopback, serve
-from completer.sampler import EFFORTS, DenoiseSettings
+from completer.http import create_app, is_loopback, serve
+from completer.options import EFFORTS, MAX_TOKENS_LIMIT
+from completer.sampler import DenoiseSettings
 from completer.scheduler import Scheduler
 from tests.helpers import make_tiny_checkpoint
 
@@ -255,6 +256,7 @@ def test_stream_for_an_unknown_model_is_a_plain_404_not_an_event_stream(client: 
     (b'{"prompt": "a", "seed": -1}', "seed"),
     (b'{"prompt": "a", "stream": "yes"}', "stream"),
     (b'{"prompt": "a", "effort": "max"}', "effort"),
+    (b'{"prompt": "a", "effort": null}', "effort"),
 ])
 def test_bad_input_is_400_in_openai_error_shape_naming_the_field(client: httpx.Client, content: bytes,
                                                                  param: str | None):

@@ -6,10 +6,10 @@ from a JSON script instead of a checkpoint, with the scheduler's face (submit ->
 
     python -m tests.editors.scripted_server SCRIPT.json
 
-The script: {"start_delay_ms": 0, "exit_at_start": false, "lookup_drafts": N, "rules": [RULE, ...]}, where
-"lookup_drafts" (optional) is the server's default number of drafts from the user's code (0: the
-rules alone say what is shown, as the editor tests want), and a RULE is
-{"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
+The script: {"start_delay_ms": 0, "exit_at_start": false, "options": {...}, "rules": [RULE, ...]}, where
+"options" (optional) are the server's defaults under what the client sets (`completer.options.Options`,
+snake_case; "lookup_drafts": 0 lets the rules alone say what is shown, as the editor tests want), and
+a RULE is {"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
 The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
 callback `pause_ms` apart, then `text` is returned, with `{effort}` replaced by the effort level the
 request was decoded at (so a test sees an editor's setting arrive). No rule: an empty infill.
@@ -108,12 +108,13 @@ def main() -> None:
     import lsp.service
     import lsp.server
     from lsp.server import serve
+    from completer.options import Options
     from lsp.settings import Settings
 
     model = ScriptedModel(script.get("rules", []), script.get("unlikely", []))
     lsp.service.open_model = lambda spec=None, threads=None: model  # the one seam: no checkpoint to load
-    if "lookup_drafts" in script:  # the server's default, under what the client sets (`serve` makes the settings)
-        lsp.server.Settings = functools.partial(Settings, lookup_drafts=script["lookup_drafts"])
+    if "options" in script:  # the server's defaults, under what the client sets (`serve` makes the settings)
+        lsp.server.Settings = functools.partial(Settings, options=Options(**script["options"]))
     serve("stdio")
 
 

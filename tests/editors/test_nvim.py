@@ -141,7 +141,7 @@ def editor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if NEOVIMS[request.param] is None:
         pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
     editor = start_editor(tmp_path_factory.mktemp(f"nvim-{request.param}"), request.param, {},
-                          {"rules": RULES, "unlikely": UNLIKELY, "lookup_drafts": 0})
+                          {"rules": RULES, "unlikely": UNLIKELY, "options": {"lookup_drafts": 0}})
     yield editor
     stop_editor(editor)
 
@@ -363,7 +363,7 @@ def test_no_deprecated_calls(editor: Editor):
 def test_keystrokes_typed_while_the_server_starts_get_a_suggestion(version: str, tmp_path: Path):
     if NEOVIMS[version] is None:
         pytest.skip(f"Neovim {version} is not installed (bash scripts/install_editors.sh)")
-    editor = start_editor(tmp_path, version, {}, {"rules": RULES, "start_delay_ms": 1500, "lookup_drafts": 0})
+    editor = start_editor(tmp_path, version, {}, {"rules": RULES, "start_delay_ms": 1500, "options": {"lookup_drafts": 0}})
     try:
         editor.nvim.command("edit early.py")
         editor.nvim.current.buffer[:] = ["def f(a, b):", "    return"]
