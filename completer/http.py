@@ -3,8 +3,8 @@
 `POST /v1/completions` (OpenAI's legacy completions with `suffix`) and `POST /v1/fim/completions`
 (the path Inception's Mercury serves FIM on) take the code before the cursor as `prompt` and the
 code after it as `suffix`, and answer a `text_completion` object. The decoding fields (`max_tokens`,
-`temperature`, `seed`, `effort` as Mercury's API has it) are the options table's (`completer.options`),
-checked there. Requests are batched by the scheduler: many
+`temperature`, `seed`, `effort` as Mercury's API has it, `span`, `threshold`, `steps`) are the options
+table's (`completer.options`), checked there. Requests are batched by the scheduler: many
 clients share each denoising pass, and a client that hangs up (streaming or not) frees its
 place at the next pass.
 
@@ -193,7 +193,7 @@ def start(scheduler: Scheduler, request: CompletionRequest, on_draft: Callable[[
             param="model",
             code="model_not_found",
         )
-    settings = request.options.decoding("free")
+    settings = request.options.decoding(request.options.span or "free")  # no context here to pick a span kind
     return scheduler.submit(request.prompt, request.suffix, settings, on_draft=on_draft)
 
 

@@ -180,9 +180,9 @@ class Options:
                              low=1, high=MAX_TOKENS_LIMIT)
     effort: str = option(DEFAULT_EFFORT, "fewer passes or more care", (CLI, LSP, HTTP, ARENA), choices=tuple(EFFORTS))
     threshold: float | None = option(None, "confidence threshold of parallel decoding, overriding the effort's",
-                                     (CLI, LSP, ARENA), null="the effort's", low=0, high=1, above_low=True)
+                                     (CLI, LSP, HTTP, ARENA), null="the effort's", low=0, high=1, above_low=True)
     steps: int | None = option(None, "fixed schedule: passes per block, overriding the effort and threshold",
-                               (CLI, LSP, ARENA), null="off", low=1)
+                               (CLI, LSP, HTTP, ARENA), null="off", low=1)
     context_tokens: int = option(DEFAULT_CONTEXT_TOKENS, "token budget of the code shown to the model around the cursor",
                                  (CLI, LSP, ARENA), low=1)
     refresh_every: int = option(DEFAULT_REFRESH_EVERY, "recompute the whole context cache every N passes "
@@ -197,6 +197,8 @@ class Options:
     min_score: float = option(DEFAULT_MIN_SCORE, "show nothing unless the best candidate's estimated chance of being "
                               "right reaches this (0: any candidate that passes the checks)", (CLI, LSP, ARENA),
                               low=0, high=1)
+    span: str | None = option(None, "what to fill: anything, one line, or a block body", (HTTP,), null="free",
+                              choices=SPANS)
 
     def decoding(self, span: str, span_tokens: int | None = None) -> DenoiseSettings:
         """The denoiser's settings for a span of kind ``span`` whose first budget is ``span_tokens``."""
