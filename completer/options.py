@@ -197,8 +197,8 @@ class Options:
     min_score: float = option(DEFAULT_MIN_SCORE, "show nothing unless the best candidate's estimated chance of being "
                               "right reaches this (0: any candidate that passes the checks)", (CLI, LSP, ARENA),
                               low=0, high=1)
-    span: str | None = option(None, "what to fill: anything, one line, or a block body", (HTTP,), null="free",
-                              choices=SPANS)
+    span: str | None = option(None, "what to fill: anything, one line, or a block body", (COMPLETE, HTTP),
+                              null="the cursor's context decides; HTTP: free", choices=SPANS)
 
     def decoding(self, span: str, span_tokens: int | None = None) -> DenoiseSettings:
         """The denoiser's settings for a span of kind ``span`` whose first budget is ``span_tokens``."""

@@ -30,7 +30,8 @@ class Suggestion:
 
 
 def context(model: Model, document: str, offset: int, language_id: str, options: Options) -> Context:
-    """The windows the model reads: as many tokens as the budget allows with room for the span.
+    """The windows the model reads: as many tokens as the budget allows with room for the span, and the span's
+    kind: the cursor's context picks it unless the options name one.
 
     Lines are counted one by one; should the joined windows still tokenize past the budget, they
     are cut again by lines with the excess taken off, so the model never cuts them mid-line.
@@ -41,7 +42,7 @@ def context(model: Model, document: str, offset: int, language_id: str, options:
         ctx = build_context(document, offset, language_id, target, model.count_tokens)
         excess = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix) - budget
         if excess <= 0 or target <= 0:
-            return ctx
+            return replace(ctx, span=options.span or ctx.span)
         target = max(target - excess, target // 2)  # halving at most: a cut long line converges instead of vanishing
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from completer.cli import main
-from tests.helpers import make_tiny_checkpoint
+from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
 
 SOURCE = "def add(a, b):\n    return \n\nprint(add(1, 2))\n"
 
@@ -40,6 +40,22 @@ def test_complete_prints_json_with_text_and_stats(model_dir, source):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert isinstance(out["text"], str) and out["stats"]["forward_passes"] >= 1
+
+
+def test_span_fills_the_kind_it_names_instead_of_the_one_the_cursor_picks(tmp_path):
+    model = make_newline_checkpoint(tmp_path / "newlines")  # it writes nothing but newlines where it may
+    path = tmp_path / "add.py"
+    path.write_text("def add(a, b):\n    \n\nprint(add(1, 2))\n")  # the cursor opens the body: a block
+
+    def complete(*span: str) -> dict:
+        r = run_cli("complete", str(path), "--line", "2", "--col", "5", "--model", str(model), "--max-tokens", "8",
+                    *span, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    picked, line = complete(), complete("--span", "line")
+    assert picked["span"] == "block" and "\n" in picked["raw"]
+    assert line["span"] == "line" and line["raw"] and "\n" not in line["raw"]
 
 
 def test_error_is_one_line_without_traceback(source):
@@ -81,6 +97,11 @@ def test_binary_file(capsys, tmp_path, model_dir):
 def test_span_budget_of_zero(capsys, source, model_dir):
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
                           "--max-tokens", "0"], "--max-tokens must be a whole number from 1 to 1024, got 0")
+
+
+def test_a_span_kind_that_is_none_of_ours(capsys, source, model_dir):
+    expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
+                          "--span", "word"], "--span must be one of free, line, block, got 'word'")
 
 
 def test_context_budget_of_zero(capsys, source, model_dir):

@@ -25,7 +25,7 @@ def test_the_default_options_decode_with_the_samplers_defaults():
 
 @pytest.mark.parametrize(("name", "value"), [
     ("max_tokens", True), ("max_tokens", 8.0), ("max_tokens", "8"), ("temperature", math.nan), ("temperature", math.inf),
-    ("seed", -1), ("seed", 2**64), ("effort", None), ("effort", "max"),
+    ("seed", -1), ("seed", 2**64), ("effort", None), ("effort", "max"), ("span", "word"), ("threshold", 0),
 ])
 def test_a_value_of_another_type_or_out_of_range_is_refused_by_name(name: str, value: object):
     with pytest.raises(BadOption, match=f"^{name} must be ") as error:
@@ -42,9 +42,9 @@ def test_flags_not_given_keep_the_tables_defaults_and_given_ones_are_converted_a
     parser = argparse.ArgumentParser()
     add_flags(parser, CLI, COMPLETE)
     assert flags(parser.parse_args([]), CLI, COMPLETE) == {}
-    given = flags(parser.parse_args(["--max-tokens", "8", "--no-reuse-keys", "--threshold", "0.5", "--seed", "3"]),
-                  CLI, COMPLETE)
-    assert given == {"max_tokens": 8, "reuse_keys": False, "threshold": 0.5, "seed": 3}
+    given = flags(parser.parse_args(["--max-tokens", "8", "--no-reuse-keys", "--threshold", "0.5", "--seed", "3",
+                                     "--span", "line"]), CLI, COMPLETE)
+    assert given == {"max_tokens": 8, "reuse_keys": False, "threshold": 0.5, "seed": 3, "span": "line"}
     with pytest.raises(BadOption, match=r"^--max-tokens must be a whole number from 1 to 1024, got 'lots'$"):
         flags(parser.parse_args(["--max-tokens", "lots"]), CLI, COMPLETE)
 
