@@ -1,16 +1,19 @@
 """The one table of options: README's copy of it, and the checks every front end shares."""
 
 import argparse
+import json
 import math
 import re
 from pathlib import Path
 
 import pytest
 
-from completer.options import CLI, COMPLETE, HTTP, BadOption, Options, add_flags, flags, markdown, read
+from completer.options import CLI, COMPLETE, HTTP, LSP, OPTIONS, BadOption, Options, add_flags, flags, markdown, read
 from completer.sampler import DenoiseSettings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+EXTENSION_OWNS = {"model", "languages", "drafts"}  # settings the VS Code extension decides and always sends
 
 
 def test_readme_holds_the_table_the_options_make():
@@ -48,3 +51,14 @@ def test_flags_not_given_keep_the_tables_defaults_and_given_ones_are_converted_a
     with pytest.raises(BadOption, match=r"^--max-tokens must be a whole number from 1 to 1024, got 'lots'$"):
         flags(parser.parse_args(["--max-tokens", "lots"]), CLI, COMPLETE)
 
+
+def test_the_vscode_extension_declares_each_server_option_it_has_as_the_table_does_and_unset():
+    properties = json.loads((REPO / "editors" / "vscode" / "package.json").read_text())["contributes"]["configuration"]["properties"]
+    declared = {o.key: o for o in OPTIONS if LSP in o.takes and f"completer.{o.key}" in properties and o.key not in EXTENSION_OWNS}
+    assert set(declared) == {"maxTokens", "effort", "threshold", "editThreshold", "minScore"}
+    for key, o in declared.items():
+        schema = properties[f"completer.{key}"]
+        assert schema["default"] is None and "null" in schema["type"], key
+        assert [choice for choice in schema.get("enum", []) if choice is not None] == list(o.choices), key
+        low = "exclusiveMinimum" if o.above_low else "minimum"
+        assert (schema.get(low), schema.get("maximum")) == (o.low, o.high), key
