@@ -2,8 +2,9 @@
 
 `POST /v1/completions` (OpenAI's legacy completions with `suffix`) and `POST /v1/fim/completions`
 (the path Inception's Mercury serves FIM on) take the code before the cursor as `prompt` and the
-code after it as `suffix`, and answer a `text_completion` object. `effort` (low | medium | high,
-as Mercury's API has it) trades passes for care. Requests are batched by the scheduler: many
+code after it as `suffix`, and answer a `text_completion` object. The decoding fields (`max_tokens`,
+`temperature`, `seed`, `effort` as Mercury's API has it, `span`, `threshold`, `steps`) are the options
+table's (`completer.options`), checked there. Requests are batched by the scheduler: many
 clients share each denoising pass, and a client that hangs up (streaming or not) frees its
 place at the next pass.
 
@@ -26,42 +27,47 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from completer.engine import Completion
 from completer.errors import BadInput, CompleterError, ModelLoadError
-from completer.sampler import DEFAULT_EFFORT, MAX_SEED, DenoiseSettings
+from completer.options import HTTP, BadOption, Options, pick, read
 from completer.scheduler import Job, Scheduler
 
 log = logging.getLogger(__name__)
 
-MAX_TOKENS_LIMIT = 1024
-"""Largest span one request may ask for: the model's passes are shared, so one request must stay short."""
-
 OPEN_PATHS = {"/health"}
 """Paths that answer without the API key, so a supervisor can probe liveness."""
 
-class CompletionRequest(BaseModel):
-    """The body fields we honour; other OpenAI fields (top_p, stop, n, ...) are accepted and ignored."""
+class Body(BaseModel):
+    """The body's fields that are not options; the rest come as extras: the options table reads its own, and
+    other OpenAI fields (top_p, stop, n, ...) are accepted and ignored."""
 
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True)
 
     prompt: str
     suffix: str | None = None
-    max_tokens: int = Field(64, gt=0, le=MAX_TOKENS_LIMIT)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)  # 0 = greedy: completions should be repeatable
-    seed: int | None = Field(None, ge=0, lt=MAX_SEED)
     model: str | None = None
     stream: bool = False
-    effort: Literal["low", "medium", "high"] = DEFAULT_EFFORT  # sampler.EFFORTS: fewer passes or more care
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    """One request: the code either side of the span, the model it names, and how to decode (`completer.options`)."""
+
+    prompt: str
+    suffix: str
+    model: str | None
+    stream: bool
+    options: Options
 
 
 class ApiError(Exception):
@@ -119,7 +125,7 @@ async def handle_error(request: Request, error: Exception) -> JSONResponse:
 def parse_request(raw: bytes) -> CompletionRequest:
     """Parses whatever the Content-Type says, so `curl -d '{...}'` works; the first problem names its field."""
     try:
-        return CompletionRequest.model_validate_json(raw)
+        body = Body.model_validate_json(raw)
     except ValidationError as error:
         first = error.errors()[0]
         param = ".".join(str(part) for part in first["loc"]) or None
@@ -130,6 +136,11 @@ def parse_request(raw: bytes) -> CompletionRequest:
         else:
             message = f"{param}: {first['msg']}"
         raise ApiError(400, message, param=param) from None
+    try:
+        options = Options(**pick(read(body.model_extra or {}, HTTP), Options))
+    except BadOption as error:
+        raise ApiError(400, str(error), param=error.name) from None
+    return CompletionRequest(body.prompt, body.suffix or "", body.model, body.stream, options)
 
 
 class ModelSlot:
@@ -182,9 +193,8 @@ def start(scheduler: Scheduler, request: CompletionRequest, on_draft: Callable[[
             param="model",
             code="model_not_found",
         )
-    settings = DenoiseSettings.for_effort(request.effort, max_tokens=request.max_tokens,
-                                          temperature=request.temperature, seed=request.seed)
-    return scheduler.submit(request.prompt, request.suffix or "", settings, on_draft=on_draft)
+    settings = request.options.decoding(request.options.span or "free")  # no context here to pick a span kind
+    return scheduler.submit(request.prompt, request.suffix, settings, on_draft=on_draft)
 
 
 def filled(scheduler: Scheduler, request: CompletionRequest, completion: Completion) -> Filled:
@@ -195,7 +205,7 @@ def filled(scheduler: Scheduler, request: CompletionRequest, completion: Complet
     return Filled(
         model=scheduler.name,
         text=completion.text,
-        finish_reason="length" if completion_tokens >= request.max_tokens else "stop",
+        finish_reason="length" if completion_tokens >= request.options.max_tokens else "stop",
         usage={
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,

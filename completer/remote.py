@@ -25,7 +25,8 @@ import httpx
 from .budget import context_budget
 from .engine import Completion
 from .errors import Cancelled, CompleterError
-from .sampler import DEFAULT_EFFORT, DenoiseSettings
+from .options import DEFAULT_EFFORT, EFFORTS
+from .sampler import DenoiseSettings
 from .scheduler import Job
 
 API_KEY_VARIABLE = "COMPLETER_REMOTE_API_KEY"
@@ -70,8 +71,15 @@ class RemoteModel:
                 "temperature": settings.temperature, "stream": True}
         if settings.seed is not None:
             body["seed"] = settings.seed
-        if settings.effort not in (None, DEFAULT_EFFORT):  # only ours knows it; strict servers refuse extras
+        # Only ours knows these, and strict servers refuse extra fields: each is sent where it is not the default.
+        if settings.effort not in (None, DEFAULT_EFFORT):
             body["effort"] = settings.effort
+        if settings.span != "free":  # the span kind the pipeline chose: a line span must stay one line
+            body["span"] = settings.span
+        if settings.steps is not None:
+            body["steps"] = settings.steps
+        elif settings.threshold != EFFORTS[settings.effort or DEFAULT_EFFORT]["threshold"]:
+            body["threshold"] = settings.threshold
         if self.remote_name:
             body["model"] = self.remote_name
         self.pool.submit(self.run, job, body, on_draft)

@@ -33,31 +33,8 @@ import kernels
 
 from .errors import BadInput
 from .model import CacheWindow, ContextCache, Transformer
+from .options import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS, MAX_SEED, SPANS
 from .tokenizer import Tokenizer
-
-SPANS = ("free", "line", "block")
-
-# The effort knob, the one owner of decoding defaults: how the passes are scheduled at each level.
-# Measured on HumanEval single-line (README, "Effort"): with the bundled model pass@1 is the same at
-# every threshold from 0.5 to 0.99, while passes per task fall from 22.6 (0.99) and 22.1 (0.9) to
-# 8.3 (0.5). Medium keeps Fast-dLLM's default 0.9 (its authors report LLaDA and Dream keep their accuracy);
-# low takes the measured 2.7x fewer passes; high commits only what the model is all but sure of.
-EFFORTS = {
-    "low": dict(threshold=0.5, steps=None),
-    "medium": dict(threshold=0.9, steps=None),
-    "high": dict(threshold=0.99, steps=None),
-}
-DEFAULT_EFFORT = "medium"
-DEFAULT_MAX_TOKENS = 64
-# Recompute the whole cache only when a span grows: on HumanEval single-line the bundled model's output
-# is the same as exact decoding's (300/300) at 0.6x its latency; on random weights a refresh every 4
-# passes matched 36/100 against 31/100 for 1.4x the latency (README, "Refreshing the cache").
-DEFAULT_REFRESH_EVERY = 0
-# A request's first pass copies the keys of the prefix it shares with a recent request (`prefix_cache`):
-# typing latency 0.66x (bundled) and 0.8x (random weights); completions the same on the bundled model,
-# 66/100 on random weights, closer than the cache's own staleness (README, "Reusing keys across keystrokes").
-DEFAULT_REUSE_KEYS = True
-MAX_SEED = 2**64  # torch's generators take 64-bit seeds
 
 
 @dataclass

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from completer.options import Options
 from evals.arena.tasks import mine_tasks
 from lsp.candidates import Candidate
-from lsp.pipeline import Options, suggest
+from lsp.pipeline import suggest
 
 THRESHOLDS = (0.0, 0.02, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3)
 CONFIDENCE_BINS = (0.0, 0.001, 0.002, 0.005, 0.01, 0.03, 0.1, 0.3)

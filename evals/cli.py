@@ -29,11 +29,11 @@ from typing import Callable
 from tqdm import tqdm
 
 from completer.errors import BadInput
+from completer.options import CLI, EDITS, add_flags, flags, split
 from evals.edits import EDIT_SYSTEMS, humaneval_edit_tasks, mine_edit_tasks, model_proposal, oracle, record
 from evals.edits import summary as edit_summary
 from evals.humaneval import BENCHMARKS, Task, accepted, check, editor_document, load_tasks, typed_middle
 from evals.metrics import mean_pass_at_k
-from lsp.cli import add_decoding_options, add_edit_threshold_option, decoding_options, edit_threshold
 
 SYSTEMS = ("model", "canonical", "empty")
 PASS_AT = (1, 10, 100)
@@ -76,7 +76,7 @@ def add_eval_parser(subparsers) -> None:
     parser.add_argument("--benchmark", choices=BENCHMARKS, required=True)
     parser.add_argument("--system", choices=SYSTEMS, default="model",
                         help="model: the engine; canonical: the reference middle; empty: an empty middle")
-    add_decoding_options(parser)
+    add_flags(parser, CLI)
     parser.add_argument("--concurrency", type=positive(int), default=1,
                         help="requests in flight at once, batched by the scheduler (default 1)")
     parser.add_argument("--oracle-length", action="store_true",
@@ -104,8 +104,7 @@ def add_edits_parser(benchmarks) -> None:
     parser.add_argument("--repo", type=Path, help="mine tasks from this git repository's commits instead")
     parser.add_argument("--system", choices=EDIT_SYSTEMS, default="model",
                         help="model: the engine; fix: the true fix (checks the harness: 100%%); none: no edit (the baseline)")
-    add_decoding_options(parser)
-    add_edit_threshold_option(parser)
+    add_flags(parser, CLI, EDITS)
     parser.add_argument("--limit", type=positive(int), help="evaluate a seeded random subset of this many tasks")
     parser.add_argument("--seed", type=int, default=0, help="picks the subset")
     parser.add_argument("--workers", type=positive(int), default=2, help="parallel test executions")
@@ -120,14 +119,13 @@ def run_edits(args: argparse.Namespace) -> int:
         raise BadInput(f"{args.repo}: no commit changes a few lines of one source file in one place")
     tasks = select_tasks(tasks, args.limit, args.seed)
     check_writable(args.out)
-    threshold = edit_threshold(args)
+    server, options = split(flags(args, CLI, EDITS))
     system, propose, model = args.system, lambda task: oracle(task, args.system), None
     if args.system == "model":
         from completer.models import open_model
-        model = open_model(args.model)
-        options = decoding_options(args)
-        system = f"model ({model.name}, threshold {threshold:g})"
-        propose = lambda task: model_proposal(model, task, options, threshold)
+        model = open_model(server.model)
+        system = f"model ({model.name}, threshold {server.edit_threshold:g})"
+        propose = lambda task: model_proposal(model, task, options, server.edit_threshold)
     try:
         with ThreadPoolExecutor(args.workers) as pool:
             futures = [pool.submit(record, task, propose(task), args.timeout)
@@ -159,9 +157,10 @@ def model_system(args: argparse.Namespace) -> tuple[str, Generate]:
 
     if args.after_keystrokes < 0:
         raise BadInput(f"--after-keystrokes must be a number of characters >= 0 (got {args.after_keystrokes})")
-    model = open_model(args.model)
+    server, options = split(flags(args, CLI))
+    model = open_model(server.model)
     temperature = args.temperature if args.temperature is not None else (0.8 if args.samples > 1 else 0.0)
-    options = decoding_options(args, temperature=temperature)
+    options = replace(options, temperature=temperature)
     typists = ThreadPoolExecutor(args.concurrency)  # one per request in flight: its keystrokes come one by one
 
     def generate(task: Task, sample: int) -> Callable[[], Generation]:

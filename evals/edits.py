@@ -29,10 +29,10 @@ from pathlib import Path
 
 from completer.errors import BadInput
 from completer.models import Model
+from completer.options import Options
 from evals.humaneval import Task, check, load_tasks
 from lsp.context import LANGUAGE_BY_EXTENSION
 from lsp.edits import TextEdit, apply_edits, minimal_edits, next_edit
-from lsp.pipeline import Options
 
 SLIPS = ("typo", "stale-name", "operator", "missing-argument", "swapped-pair")
 NEIGHBOUR_OPERATORS = {"+": "-", "-": "+", "<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",

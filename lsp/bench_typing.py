@@ -29,7 +29,7 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from completer.sampler import DEFAULT_REUSE_KEYS
+from completer.options import DEFAULT_REUSE_KEYS
 
 URI = "file:///bench/textwrap_typed.py"
 RECIPE_SHAPE = dict(dim=384, n_layers=8, n_heads=6, n_kv_heads=2, intermediate_size=1024)  # gpu_recipe.sh's defaults

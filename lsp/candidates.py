@@ -39,9 +39,6 @@ DRAFT_PRECISION = (0.0, 0.03, 0.045, 0.057, 0.057, 0.12, 0.12, 0.21, 0.31)
 # ... and by the model's confidence in the text (geometric-mean token probability in place): from each
 # lower bound up. Another model calibrates with `--model`; its own figures belong in these tables.
 CONFIDENCE_PRECISION = ((0.01, 0.5), (0.0, 0.0))
-# Show the best candidate when its estimate reaches this. A draft matched on one lexeme was right 3 % of
-# the time: never shown; two lexemes or more (4.5 %+), or a confident model, are (README).
-DEFAULT_MIN_SCORE = 0.04
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,7 @@ import sys
 from pathlib import Path
 
 from completer.errors import BadInput
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
-from lsp.candidates import DEFAULT_MIN_SCORE
-from lsp.drafts import DEFAULT_DRAFTS
-from lsp.edits import DEFAULT_EDIT_THRESHOLD
-from lsp.pipeline import DEFAULT_CONTEXT_TOKENS, Options
+from completer.options import CLI, COMPLETE, EDITS, add_flags, flags, split
 
 
 def split_at_cursor(path: Path, line: int, col: int) -> tuple[str, str]:
@@ -65,14 +61,14 @@ def cmd_complete(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     prefix, suffix = split_at_cursor(path, args.line, args.col)
-    options = decoding_options(args, temperature=args.temperature, seed=args.seed)
+    server, options = split(flags(args, CLI, COMPLETE))
     workspace = Workspace()
     if args.workspace is not None:
         if not args.workspace.is_dir():
             raise BadInput(f"--workspace {args.workspace}: not a folder")
         workspace.add_folder(args.workspace)
     texts = workspace.texts({file_key(path)})
-    model = open_model(args.model)
+    model = open_model(server.model)
     try:
         result = suggest(model, prefix + suffix, len(prefix), LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext"), options, texts)
     finally:
@@ -98,7 +94,7 @@ def cmd_edit(args: argparse.Namespace) -> int:
     text = read_text(path)
     cursor = cursor_offset(path, text, args.line, args.col)
     language = LANGUAGE_BY_EXTENSION.get(path.suffix, "plaintext")
-    threshold = edit_threshold(args)
+    server, options = split(flags(args, CLI, EDITS))
     end = None
     if args.select_to is not None:
         line, _, col = args.select_to.partition(":")
@@ -106,13 +102,12 @@ def cmd_edit(args: argparse.Namespace) -> int:
             raise BadInput(f"--select-to takes LINE:COL, got {args.select_to!r}")
         end = cursor_offset(path, text, int(line), int(col))
         cursor, end = min(cursor, end), max(cursor, end)
-    model = open_model(args.model)
-    options = decoding_options(args)
+    model = open_model(server.model)
     try:
         if end is not None:
             result = rewrite(model, text, cursor, end, language, options)
         else:
-            result = next_edit(model, text, cursor, language, options, threshold=threshold)
+            result = next_edit(model, text, cursor, language, options, threshold=server.edit_threshold)
     finally:
         model.close()
     edits = [{"start": line_col(text, e.start), "end": line_col(text, e.end), "old": text[e.start:e.end], "text": e.text}
@@ -155,63 +150,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def decoding_options(args: argparse.Namespace, **fields) -> Options:
-    """The pipeline's options from `add_decoding_options`' arguments (plus ``fields``)."""
-    if args.context_tokens <= 0:
-        raise BadInput(f"--context-tokens must be a positive number of tokens (got {args.context_tokens})")
-    if args.lookup_drafts < 0:
-        raise BadInput(f"--lookup-drafts must be a number of drafts >= 0 (got {args.lookup_drafts})")
-    if not 0 <= args.min_score <= 1:
-        raise BadInput(f"--min-score must be in [0, 1] (got {args.min_score})")
-    return Options(max_tokens=args.max_tokens, effort=args.effort, threshold=args.threshold, steps=args.steps,
-                   context_tokens=args.context_tokens, refresh_every=args.refresh_every, reuse_keys=args.reuse_keys,
-                   lookup_drafts=args.lookup_drafts, min_score=args.min_score, **fields)
-
-
-def add_edit_threshold_option(p: argparse.ArgumentParser) -> None:
-    """The next-edit threshold, for every command that suggests next edits."""
-    p.add_argument("--edit-threshold", type=float, default=DEFAULT_EDIT_THRESHOLD,
-                   help=f"suggest an edit where a token is less likely than this (default {DEFAULT_EDIT_THRESHOLD})")
-
-
-def edit_threshold(args: argparse.Namespace) -> float:
-    """`add_edit_threshold_option`'s value; BadInput when it is no probability."""
-    if not 0 <= args.edit_threshold <= 1:
-        raise BadInput(f"--edit-threshold must be a probability in [0, 1] (got {args.edit_threshold})")
-    return args.edit_threshold
-
-
-def add_decoding_options(p: argparse.ArgumentParser) -> None:
-    """The decoding options every command that completes shares."""
-    p.add_argument("--model", help="checkpoint folder, hub id or http(s)://HOST/v1 endpoint (default: the bundled model)")
-    p.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS, help=f"span budget in tokens (default {DEFAULT_MAX_TOKENS})")
-    p.add_argument("--effort", choices=list(EFFORTS), default=DEFAULT_EFFORT,
-                   help=f"low | medium | high: fewer passes or more care (default {DEFAULT_EFFORT})")
-    p.add_argument("--threshold", type=float, help="confidence threshold per pass (overrides --effort)")
-    p.add_argument("--steps", type=int, help="fixed schedule: passes per 32-token block (overrides --effort)")
-    p.add_argument("--context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS,
-                   help=f"token budget of the code around the cursor (default {DEFAULT_CONTEXT_TOKENS})")
-    p.add_argument("--refresh-every", type=int, default=DEFAULT_REFRESH_EVERY,
-                   help="recompute the whole context cache every N passes; 1 is exact decoding, 0 never "
-                        f"(default {DEFAULT_REFRESH_EVERY})")
-    p.add_argument("--reuse-keys", action=argparse.BooleanOptionalAction, default=DEFAULT_REUSE_KEYS,
-                   help="start a request from the keys of the prefix a recent request shared; off, a result "
-                        "depends on its request alone")
-    p.add_argument("--lookup-drafts", type=int, default=DEFAULT_DRAFTS,
-                   help=f"drafts from the user's own code per request, 0 for none (default {DEFAULT_DRAFTS})")
-    p.add_argument("--min-score", type=float, default=DEFAULT_MIN_SCORE,
-                   help="show nothing when the best candidate's estimated chance of being right is below this "
-                        f"(default {DEFAULT_MIN_SCORE}; 0 shows any candidate that passes the checks)")
-
-
 def add_complete_parser(sub) -> None:
     p = sub.add_parser("complete", help="print the suggestion an editor would show at a cursor in a file")
     p.add_argument("file")
     p.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
     p.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
-    add_decoding_options(p)
-    p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--seed", type=int)
+    add_flags(p, CLI, COMPLETE)
     p.add_argument("--workspace", type=Path, help="a folder whose code files drafts may also come from")
     p.add_argument("--json", action="store_true",
                    help="print JSON with the text, the raw infill, the candidates and the stats")
@@ -224,8 +168,7 @@ def add_edit_parser(sub) -> None:
     p.add_argument("--line", type=int, required=True, help="1-based line of the cursor")
     p.add_argument("--col", type=int, required=True, help="1-based column of the cursor")
     p.add_argument("--select-to", metavar="LINE:COL", help="rewrite the selection from the cursor to here instead")
-    add_edit_threshold_option(p)
-    add_decoding_options(p)
+    add_flags(p, CLI, EDITS)
     p.add_argument("--json", action="store_true", help="print JSON with the edits, the masked range and the stats")
     p.set_defaults(func=cmd_edit)
 

@@ -92,7 +92,7 @@ def estimate_tokens(text: str) -> int:
 class Context:
     prefix: str  # window left of the cursor, ends at the cursor
     suffix: str  # window right of the cursor, starts at the cursor
-    span: str  # "line" | "block": what the model fills
+    span: str  # "line" | "block" (or "free", where the options name it): what the model fills
     line_prefix: str  # cursor line, left of the cursor
     line_suffix: str  # cursor line, right of the cursor (no newline)
     indent: str  # indentation a block body must keep; lines left of it end the block

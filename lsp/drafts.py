@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
 
+from completer.options import DEFAULT_DRAFTS
 from lsp.context import LANGUAGE_BY_EXTENSION
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,6 @@ MAX_GROWN = 48  # lexemes a grown draft may take
 MAX_OCCURRENCES = 4000  # matches of the shortest key looked at per text (a common key stops here)
 MAX_DRAFT_LINES = 8  # a draft for a block span runs at most this many lines (post-processing cuts the block)
 MAX_DRAFT_CHARS = 600
-DEFAULT_DRAFTS = 6  # drafts asked for per request: each costs a string search over the texts and a check
 
 # What a workspace may hold: files git does not ignore, code only, each and all capped.
 MAX_FILE_BYTES = 256_000

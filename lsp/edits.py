@@ -22,14 +22,10 @@ from dataclasses import dataclass, replace
 
 from completer.likelihood import TokenScore
 from completer.models import Model
+from completer.options import DEFAULT_EDIT_THRESHOLD, Options
 from lsp import pipeline
 from lsp.context import line_bounds
-from lsp.pipeline import Options
 
-# A token less likely than this is a candidate for a next edit. Calibrated with the bundled model on the 526
-# slipped HumanEval solutions and the same places in the clean code (README, "Next edits"): clean code got a
-# suggestion at 4.6 % of places at 1e-3, 1.1 % at 1e-4, none at 1e-5 (where no slip got one either).
-DEFAULT_EDIT_THRESHOLD = 1e-4
 AROUND_CURSOR = 2  # lines scored either side of the cursor's
 RECENT_EDITS = 3  # the newest edits whose lines (and one either side) are scored too
 MAX_SCORED_LINES = 12

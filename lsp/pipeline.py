@@ -13,40 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from completer.models import Model
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_MAX_TOKENS, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, DenoiseSettings
-from lsp.candidates import DEFAULT_MIN_SCORE, Choice, choose
+from completer.options import Options
+from lsp.candidates import Choice, choose
 from lsp.context import Context, build_context
-from lsp.drafts import DEFAULT_DRAFTS, Text
+from lsp.drafts import Text
 from lsp.postprocess import Edit
-
-# On files that fill the window, 1,024 context tokens cost 1.6x the latency of 512 (bundled: 81 against
-# 50 ms; random weights: 314 against 252 ms) and 256 saves little more (47 ms) while changing 42 of 100
-# HumanEval completions on random weights (512: 9); no model we have tells their quality apart, and the
-# GPU recipe trains on 512-token sequences (README, "Context size").
-DEFAULT_CONTEXT_TOKENS = 512
-
-
-@dataclass(frozen=True)
-class Options:
-    """What a user may set about one suggestion; None threshold/steps: the effort's schedule."""
-
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    effort: str = DEFAULT_EFFORT
-    threshold: float | None = None
-    steps: int | None = None
-    context_tokens: int = DEFAULT_CONTEXT_TOKENS
-    refresh_every: int = DEFAULT_REFRESH_EVERY
-    reuse_keys: bool = DEFAULT_REUSE_KEYS
-    temperature: float = 0.0
-    seed: int | None = None
-    lookup_drafts: int = DEFAULT_DRAFTS  # drafts from the user's code per request; 0: none
-    min_score: float = DEFAULT_MIN_SCORE  # show nothing when the best candidate's score is below this
-
-    def decoding(self, span: str, span_tokens: int | None = None) -> DenoiseSettings:
-        return DenoiseSettings.for_effort(self.effort, threshold=self.threshold, steps=self.steps,
-                                          max_tokens=self.max_tokens, span=span, refresh_every=self.refresh_every,
-                                          reuse_keys=self.reuse_keys, span_tokens=span_tokens,
-                                          temperature=self.temperature, seed=self.seed)
 
 
 @dataclass(frozen=True)
@@ -59,7 +30,8 @@ class Suggestion:
 
 
 def context(model: Model, document: str, offset: int, language_id: str, options: Options) -> Context:
-    """The windows the model reads: as many tokens as the budget allows with room for the span.
+    """The windows the model reads: as many tokens as the budget allows with room for the span, and the span's
+    kind: the cursor's context picks it unless the options name one.
 
     Lines are counted one by one; should the joined windows still tokenize past the budget, they
     are cut again by lines with the excess taken off, so the model never cuts them mid-line.
@@ -70,7 +42,7 @@ def context(model: Model, document: str, offset: int, language_id: str, options:
         ctx = build_context(document, offset, language_id, target, model.count_tokens)
         excess = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix) - budget
         if excess <= 0 or target <= 0:
-            return ctx
+            return replace(ctx, span=options.span or ctx.span)
         target = max(target - excess, target // 2)  # halving at most: a cut long line converges instead of vanishing
 
 

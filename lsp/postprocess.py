@@ -1,7 +1,7 @@
 """Turn the model's raw infill into the edit an editor shows.
 
 The model fills a span blindly; this is where the suggestion learns where to
-stop (end of line, end of the block), what not to repeat (the lines and closing
+stop (end of line, end of the block; a free span keeps its lines), what not to repeat (the lines and closing
 brackets already right of the cursor) and how the document indents.
 """
 
@@ -26,6 +26,8 @@ def finish(text: str, ctx: Context) -> Edit | None:
         if not text.strip():
             return None
         return Edit(text)
+    if ctx.span == "free" and "\n" in text.strip():  # asked for by name (`Options.span`): every line the model wrote
+        return Edit(text.rstrip())
     text = text.split("\n", 1)[0]
     if not ctx.line_suffix.strip():
         text = text.rstrip()

@@ -24,7 +24,7 @@ from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
-from completer.errors import Cancelled, CompleterError, ModelLoadError
+from completer.errors import BadInput, Cancelled, CompleterError, ModelLoadError
 from lsp.documents import Document, Documents, document_key, units
 from lsp.edits import EditSuggestion
 from lsp.postprocess import Edit
@@ -157,7 +157,7 @@ class CompleterServer(LanguageServer):
             return False
         try:
             settings = self.completer.settings.updated(options)
-        except ValueError as error:
+        except BadInput as error:
             self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"completer: {error}"))
             self.log(logging.ERROR, f"settings not applied: {error}")
             return False

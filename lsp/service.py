@@ -128,14 +128,14 @@ class Completer:
         """The next edit near `offset` and the `recent` edits (`lsp.edits.next_edit`); none for a disabled language."""
         if not self.settings.enabled(language_id):
             return edits.EditSuggestion([])
-        options, threshold = self.settings.options(), self.settings.edit_threshold
+        options, threshold = self.settings.options, self.settings.edit_threshold
         return await self.edit(lambda model: edits.next_edit(model, source, offset, language_id, options, recent,
                                                              threshold, should_stop=stale), scores=True)
 
     async def rewrite(self, source: str, start: int, end: int, language_id: str,
                       stale: Callable[[], bool]) -> edits.EditSuggestion:
         """The selection [start, end) written again (`lsp.edits.rewrite`)."""
-        options = self.settings.options()
+        options = self.settings.options
         return await self.edit(lambda model: edits.rewrite(model, source, start, end, language_id, options, should_stop=stale))
 
     async def edit(self, work: Callable[[Model], edits.EditSuggestion], scores: bool = False) -> edits.EditSuggestion:
@@ -160,7 +160,7 @@ class Completer:
             return None
 
         started = time.perf_counter()
-        options = self.settings.options()
+        options = self.settings.options
         ctx = pipeline.context(model, source, offset, language_id, options)
         self.counters.context_ms += (time.perf_counter() - started) * 1000
         key = (ctx.prefix, ctx.suffix, ctx.span, self.settings.model, options, drawn_from)

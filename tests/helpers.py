@@ -7,10 +7,12 @@ import textwrap
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from completer.checkpoint import save_native
 from completer.model import ModelConfig, Transformer
+from completer.tokenizer import load_tokenizer
 from completer.train.tokenizer import encode_documents, save_token_arrays, save_tokenizer, train_tokenizer
 
 SPECIALS = ["<|endoftext|>", "<|beginoftext|>", "<|mask|>"]
@@ -56,6 +58,17 @@ def make_tiny_checkpoint(folder: Path, seed: int = 0, **overrides) -> Path:
     torch.manual_seed(seed)
     model = Transformer(tiny_config(tok.get_vocab_size(), tok.token_to_id("<|mask|>"), **overrides))
     save_native(model, folder, folder)
+    return folder
+
+
+def make_newline_checkpoint(folder: Path) -> Path:
+    """A tiny checkpoint all but sure that every masked position is a newline: a span kind that forbids one
+    must overrule it."""
+    make_tiny_checkpoint(folder, tie_embeddings=False)
+    weights = load_file(folder / "model.safetensors")
+    for k, token in enumerate(load_tokenizer(folder).newline_ids):
+        weights["lm_head.weight"][token] = 1000.0 if k % 2 else -1000.0  # one sign or the other meets the hidden state's
+    save_file(weights, str(folder / "model.safetensors"))
     return folder
 
 

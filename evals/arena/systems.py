@@ -1,7 +1,8 @@
 """Systems: named editor configurations read from TOML, and the models that run them.
 
 A system is what a user would pick in their editor settings: a model (a checkpoint, or an
-http(s)://.../v1 endpoint to put a hosted model beside ours) plus the pipeline's options.
+http(s)://.../v1 endpoint to put a hosted model beside ours) plus the pipeline's options, its
+keys those of the one table the arena takes (`completer.options`).
 Every completion comes through the editor's pipeline (`lsp.pipeline`), so the arena compares
 what users would see. Several systems usually share one model (same weights, different
 decoding), so models are opened once and shared.
@@ -9,34 +10,25 @@ decoding), so models are opened once and shared.
 
 import time
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from completer.errors import BadInput
-from completer.sampler import DEFAULT_EFFORT, DEFAULT_REFRESH_EVERY, DEFAULT_REUSE_KEYS, EFFORTS
+from completer.options import ARENA, OPTIONS, BadOption, Options, read, split
 from evals.arena.tasks import ArenaTask
-from lsp.pipeline import DEFAULT_CONTEXT_TOKENS
 
 if TYPE_CHECKING:
     from completer.models import Model
 
-SETTING_TYPES = {"model": str, "effort": str, "threshold": (int, float), "steps": int, "max_tokens": int,
-                 "temperature": (int, float), "context_tokens": int, "refresh_every": int, "reuse_keys": bool}
+KEYS = sorted(o.name for o in OPTIONS if ARENA in o.takes)
 
 
 @dataclass(frozen=True)
 class System:
     name: str
     model: str | None = None  # None -> the bundled default model
-    effort: str = DEFAULT_EFFORT
-    threshold: float | None = None  # overrides the effort's schedule
-    steps: int | None = None  # fixed schedule: passes per block (overrides the effort and threshold)
-    max_tokens: int = 64
-    temperature: float = 0.0
-    context_tokens: int = DEFAULT_CONTEXT_TOKENS
-    refresh_every: int = DEFAULT_REFRESH_EVERY
-    reuse_keys: bool = DEFAULT_REUSE_KEYS
+    options: Options = Options()
 
 
 @dataclass(frozen=True)
@@ -52,26 +44,14 @@ class Generation:
 def _system_from_table(name: str, table: object) -> System:
     if not isinstance(table, dict) or any(isinstance(value, dict) for value in table.values()):
         raise BadInput(f"system {name!r}: expected a table of settings; quote names with dots: [systems.\"a.b\"]")
-    unknown = set(table) - set(SETTING_TYPES)
+    unknown = set(table) - set(KEYS)
     if unknown:
-        raise BadInput(f"system {name!r}: unknown keys {sorted(unknown)}; allowed: {sorted(SETTING_TYPES)}")
-    for key, value in table.items():
-        if not isinstance(value, SETTING_TYPES[key]):
-            raise BadInput(f"system {name!r}: {key} = {value!r} has the wrong type")
-    system = System(name=name, **table)
-    if system.effort not in EFFORTS:
-        raise BadInput(f"system {name!r}: effort must be one of {', '.join(EFFORTS)}, got {system.effort!r}")
-    if system.threshold is not None and not 0.0 < system.threshold <= 1.0:
-        raise BadInput(f"system {name!r}: threshold must be in (0, 1], got {system.threshold}")
-    if system.steps is not None and system.steps < 1:
-        raise BadInput(f"system {name!r}: steps must be >= 1, got {system.steps}")
-    if system.max_tokens < 1:
-        raise BadInput(f"system {name!r}: max_tokens must be >= 1, got {system.max_tokens}")
-    if system.context_tokens < 1:
-        raise BadInput(f"system {name!r}: context_tokens must be >= 1, got {system.context_tokens}")
-    if system.refresh_every < 0:
-        raise BadInput(f"system {name!r}: refresh_every must be >= 0 (0: never), got {system.refresh_every}")
-    return system
+        raise BadInput(f"system {name!r}: unknown keys {sorted(unknown)}; allowed: {KEYS}")
+    try:
+        server, options = split(read(table, ARENA))
+    except BadOption as error:
+        raise BadInput(f"system {name!r}: {error}") from None
+    return System(name, server.model, options)
 
 
 def load_systems(path: Path) -> list[System]:
@@ -108,12 +88,9 @@ class ModelPool:
     def generate(self, system: System, task: ArenaTask, seed: int) -> Generation:
         """Complete one task; latency is the wall time a user would wait for the whole suggestion."""
         from evals.humaneval import accepted, editor_document
-        from lsp.pipeline import Options, ask_while_typing, suggest
+        from lsp.pipeline import ask_while_typing, suggest
 
-        options = Options(max_tokens=system.max_tokens, effort=system.effort, threshold=system.threshold,
-                          steps=system.steps, context_tokens=system.context_tokens,
-                          refresh_every=system.refresh_every, reuse_keys=system.reuse_keys,
-                          temperature=system.temperature, seed=seed)
+        options = replace(system.options, seed=seed)
         if task.problem is not None:  # a HumanEval hole: the file an editor user would have there
             document, offset = editor_document(task.problem)
         else:
@@ -123,11 +100,11 @@ class ModelPool:
         start = time.perf_counter()
         suggestion = suggest(model, document, offset, task.language, options)
         latency_ms = (time.perf_counter() - start) * 1000.0
-        text, replace = (suggestion.edit.text, suggestion.edit.replace) if suggestion.edit else ("", 0)
+        text, replaced = (suggestion.edit.text, suggestion.edit.replace) if suggestion.edit else ("", 0)
         if task.problem is not None:
-            scored, text = accepted(task.problem, text, replace)
-            replace = len(task.problem.suffix) - len(scored.suffix)
-        return Generation(text, latency_ms, int(suggestion.stats.get("forward_passes", 0)), replace)
+            scored, text = accepted(task.problem, text, replaced)
+            replaced = len(task.problem.suffix) - len(scored.suffix)
+        return Generation(text, latency_ms, int(suggestion.stats.get("forward_passes", 0)), replaced)
 
     def close(self) -> None:
         for model in self.models.values():

@@ -17,10 +17,11 @@ import uvicorn
 from fastapi import FastAPI
 
 from completer.errors import BadInput, Cancelled
-from completer.http import MAX_TOKENS_LIMIT, create_app, is_loopback, serve
-from completer.sampler import EFFORTS, DenoiseSettings
+from completer.http import create_app, is_loopback, serve
+from completer.options import EFFORTS, MAX_TOKENS_LIMIT
+from completer.sampler import DenoiseSettings
 from completer.scheduler import Scheduler
-from tests.helpers import make_tiny_checkpoint
+from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
 
 PROMPT = "def add(a, b):\n    return "
 SUFFIX = "\n\nprint(add(2, 3))\n"
@@ -63,8 +64,8 @@ def engine(checkpoint: Path) -> Iterator[Scheduler]:
     scheduler.close()
 
 
-def expected(scheduler: Scheduler, max_tokens: int = 8, effort: str = "medium", on_draft=None):
-    return scheduler.complete(PROMPT, SUFFIX, DenoiseSettings.for_effort(effort, max_tokens=max_tokens), on_draft)
+def expected(scheduler: Scheduler, max_tokens: int = 8, effort: str = "medium", on_draft=None, **fields):
+    return scheduler.complete(PROMPT, SUFFIX, DenoiseSettings.for_effort(effort, max_tokens=max_tokens, **fields), on_draft)
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +206,25 @@ def test_effort_is_accepted_and_decodes_as_the_scheduler_does_at_that_level(clie
     assert body["completer"]["forward_passes"] == want.stats["forward_passes"]
 
 
+@pytest.mark.parametrize("fields", [{"threshold": 0.5}, {"steps": 2}, {"span": "line"}, {"span": "block", "effort": "low"}])
+def test_span_threshold_and_steps_decode_as_the_scheduler_does_with_them(client: httpx.Client, engine: Scheduler,
+                                                                         fields: dict):
+    body = client.post("/v1/completions", json={**REQUEST, **fields}).json()
+
+    want = expected(engine, **fields)
+    assert body["choices"][0]["text"] == want.text
+    assert body["completer"]["forward_passes"] == want.stats["forward_passes"]
+
+
+def test_a_line_span_never_holds_a_newline_though_the_model_writes_nothing_else(tmp_path: Path):
+    with running(create_app(loader(make_newline_checkpoint(tmp_path / "newlines")))) as client:
+        free, line = (client.post("/v1/completions", json={**REQUEST, **span}).json()["choices"][0]["text"]
+                      for span in ({}, {"span": "line"}))
+
+    assert "\n" in free
+    assert line and "\n" not in line
+
+
 def test_models_lists_the_served_model(client: httpx.Client, engine: Scheduler):
     body = client.get("/v1/models").json()
 
@@ -255,6 +275,12 @@ def test_stream_for_an_unknown_model_is_a_plain_404_not_an_event_stream(client: 
     (b'{"prompt": "a", "seed": -1}', "seed"),
     (b'{"prompt": "a", "stream": "yes"}', "stream"),
     (b'{"prompt": "a", "effort": "max"}', "effort"),
+    (b'{"prompt": "a", "effort": null}', "effort"),
+    (b'{"prompt": "a", "span": "word"}', "span"),
+    (b'{"prompt": "a", "threshold": 0}', "threshold"),
+    (b'{"prompt": "a", "threshold": 1.5}', "threshold"),
+    (b'{"prompt": "a", "steps": 0}', "steps"),
+    (b'{"prompt": "a", "steps": 1.5}', "steps"),
 ])
 def test_bad_input_is_400_in_openai_error_shape_naming_the_field(client: httpx.Client, content: bytes,
                                                                  param: str | None):

@@ -6,13 +6,14 @@ from a JSON script instead of a checkpoint, with the scheduler's face (submit ->
 
     python -m tests.editors.scripted_server SCRIPT.json
 
-The script: {"start_delay_ms": 0, "exit_at_start": false, "lookup_drafts": N, "rules": [RULE, ...]}, where
-"lookup_drafts" (optional) is the server's default number of drafts from the user's code (0: the
-rules alone say what is shown, as the editor tests want), and a RULE is
-{"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
+The script: {"start_delay_ms": 0, "exit_at_start": false, "options": {...}, "rules": [RULE, ...]}, where
+"options" (optional) are the server's defaults under what the client sets (`completer.options.Options`,
+snake_case; "lookup_drafts": 0 lets the rules alone say what is shown, as the editor tests want), and
+a RULE is {"after": "text the prefix ends with", "text": "the infill", "drafts": ["...", ...], "pause_ms": 0}.
 The first rule whose `after` ends the prefix answers: each draft is handed to the server's draft
-callback `pause_ms` apart, then `text` is returned, with `{effort}` replaced by the effort level the
-request was decoded at (so a test sees an editor's setting arrive). No rule: an empty infill.
+callback `pause_ms` apart, then `text` is returned, with `{effort}` and `{max_tokens}` replaced by what
+the request was decoded with (so a test sees an editor's setting arrive, or the server's default
+where the editor sent none). No rule: an empty infill.
 `"unlikely": ["word", ...]` scores those words (whole words) as all but impossible and every other
 token as likely, so a next edit re-masks them and the rules say what it writes there. Ranking
 candidates (`lsp.candidates`), the model is sure of the text it gave for that prefix (post-processing
@@ -36,6 +37,7 @@ from pathlib import Path
 from completer.engine import Completion
 from completer.errors import Cancelled
 from completer.likelihood import TokenScore
+from completer.sampler import DenoiseSettings
 from completer.scheduler import Job
 
 
@@ -54,13 +56,13 @@ class ScriptedModel:
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
         return wanted or 1024
 
-    def submit(self, prefix: str, suffix: str, settings, on_draft: Callable[[str], None] | None = None,
+    def submit(self, prefix: str, suffix: str, settings: DenoiseSettings, on_draft: Callable[[str], None] | None = None,
                should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
         job = Job(should_stop)
-        threading.Thread(target=self.run, args=(job, prefix, settings.effort, on_draft), daemon=True).start()
+        threading.Thread(target=self.run, args=(job, prefix, settings, on_draft), daemon=True).start()
         return job
 
-    def run(self, job: Job, prefix: str, effort: str, on_draft: Callable[[str], None] | None) -> None:
+    def run(self, job: Job, prefix: str, settings: DenoiseSettings, on_draft: Callable[[str], None] | None) -> None:
         rule = next((r for r in self.rules if prefix.endswith(r["after"])), None)
         if rule is None:
             job.resolve(Completion("", {"forward_passes": 1}))
@@ -72,7 +74,7 @@ class ScriptedModel:
                 return
             if draft is not None and on_draft is not None:
                 on_draft(draft)
-        text = rule["text"].replace("{effort}", effort)
+        text = rule["text"].replace("{effort}", settings.effort).replace("{max_tokens}", str(settings.max_tokens))
         self.answered[prefix] = text
         job.resolve(Completion(text, {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
@@ -108,12 +110,13 @@ def main() -> None:
     import lsp.service
     import lsp.server
     from lsp.server import serve
+    from completer.options import Options
     from lsp.settings import Settings
 
     model = ScriptedModel(script.get("rules", []), script.get("unlikely", []))
     lsp.service.open_model = lambda spec=None, threads=None: model  # the one seam: no checkpoint to load
-    if "lookup_drafts" in script:  # the server's default, under what the client sets (`serve` makes the settings)
-        lsp.server.Settings = functools.partial(Settings, lookup_drafts=script["lookup_drafts"])
+    if "options" in script:  # the server's defaults, under what the client sets (`serve` makes the settings)
+        lsp.server.Settings = functools.partial(Settings, options=Options(**script["options"]))
     serve("stdio")
 
 

@@ -39,9 +39,11 @@ RULES = [
     {"after": "def pair():\n    ", "text": "a = 1\n    return a"},
     {"after": "slow = ", "text": "compute(1, 2)", "drafts": ["compute", "compute(1"], "pause_ms": 700},
     {"after": "effort = ", "text": "{effort}"},
+    {"after": "budget = ", "text": "{max_tokens}"},
     {"after": "total += ", "text": "value"},  # the next edit of SLIPPED: the unlikely "valeu" written again
 ]
 UNLIKELY = ["valeu"]
+SERVER_OPTIONS = {"lookup_drafts": 0, "max_tokens": 7}  # the server's defaults: no plugin default is 7
 SLIPPED = ["def add_all(values):", "    total = 0", "    for value in values:", "        total += valeu", "    return total"]
 FIXED_LINE = "        total += value"
 
@@ -141,7 +143,7 @@ def editor(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     if NEOVIMS[request.param] is None:
         pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
     editor = start_editor(tmp_path_factory.mktemp(f"nvim-{request.param}"), request.param, {},
-                          {"rules": RULES, "unlikely": UNLIKELY, "lookup_drafts": 0})
+                          {"rules": RULES, "unlikely": UNLIKELY, "options": SERVER_OPTIONS})
     yield editor
     stop_editor(editor)
 
@@ -250,6 +252,14 @@ def test_the_effort_option_reaches_the_server(editor: Editor):
         editor.nvim.input("<Esc>")
         editor.nvim.exec_lua("local o = require('completer.config').options\n"
                              "require('completer').setup({ cmd = o.cmd, debounce_ms = o.debounce_ms })")
+
+
+def test_an_option_the_user_did_not_set_is_not_sent_so_the_servers_default_holds(editor: Editor):
+    open_python(editor, "budget.py", [""])
+    try:
+        type_until_ghost(editor, "ibudget = ", "budget = ", str(SERVER_OPTIONS["max_tokens"]))
+    finally:
+        editor.nvim.input("<Esc>")
 
 
 def test_status_shows_the_latency_and_an_empty_result(editor: Editor):
@@ -363,7 +373,7 @@ def test_no_deprecated_calls(editor: Editor):
 def test_keystrokes_typed_while_the_server_starts_get_a_suggestion(version: str, tmp_path: Path):
     if NEOVIMS[version] is None:
         pytest.skip(f"Neovim {version} is not installed (bash scripts/install_editors.sh)")
-    editor = start_editor(tmp_path, version, {}, {"rules": RULES, "start_delay_ms": 1500, "lookup_drafts": 0})
+    editor = start_editor(tmp_path, version, {}, {"rules": RULES, "start_delay_ms": 1500, "options": SERVER_OPTIONS})
     try:
         editor.nvim.command("edit early.py")
         editor.nvim.current.buffer[:] = ["def f(a, b):", "    return"]

@@ -357,6 +357,15 @@ def test_the_effort_setting_reaches_the_server(editor: Editor) -> None:
     editor.accept_and_save(path, "effort = high")
 
 
+def test_a_setting_the_user_left_unset_is_not_sent_so_the_servers_default_holds(editor: Editor) -> None:
+    # the scripted model answers with the request's max_tokens; the server's default here is 7, which no editor has
+    editor.use_script([{"after": "budget = ", "text": "{max_tokens}"}], options={"max_tokens": 7})
+    path = editor.open("budget.py", "")
+    editor.type("budget = ")
+    editor.wait_for_ghost_text("7")
+    editor.accept_and_save(path, "budget = 7")
+
+
 def test_an_empty_result_says_no_suggestion_in_the_status_bar(editor: Editor) -> None:
     editor.use_script([])
     editor.open("empty.py", "")

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from completer.errors import BadInput
+from completer.options import Options
 from evals.arena.cli import add_arena_parser
 from evals.arena.systems import ModelPool, System, load_systems
 from evals.arena.tasks import ArenaTask
@@ -35,23 +36,25 @@ def write_systems(path: Path, checkpoint: Path, fixed_steps: int = 32) -> Path:
 
 def test_example_systems_file_holds_threshold_and_fixed_schedule():
     systems = {system.name: system for system in load_systems(EXAMPLE)}
-    assert systems["threshold-0.9"].threshold == 0.9 and systems["threshold-0.9"].model is None
-    assert systems["one-token-per-pass"].threshold is None and systems["one-token-per-pass"].steps == 32
+    assert systems["threshold-0.9"].options.threshold == 0.9 and systems["threshold-0.9"].model is None
+    assert systems["one-token-per-pass"].options.threshold is None and systems["one-token-per-pass"].options.steps == 32
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("[systems.a]\nthreshold = 0.9\nbeam = 4\n[systems.b]\nsteps = 8\n", "unknown keys"),
-        ("[systems.a]\neffort = \"max\"\n[systems.b]\nsteps = 8\n", "effort must be one of"),
-        ("[systems.a]\nthreshold = 1.5\n[systems.b]\nsteps = 8\n", "threshold must be"),
+        ("[systems.a]\neffort = \"max\"\n[systems.b]\nsteps = 8\n", "system 'a': effort must be one of low, medium, high"),
+        ("[systems.a]\nthreshold = 1.5\n[systems.b]\nsteps = 8\n", r"system 'a': threshold must be a number in \(0, 1\]"),
         ("[systems.a]\nthreshold = 0.9\n", "at least two"),
-        ("[systems.a]\nthreshold = 0.9\n[systems.b]\nsteps = \"many\"\n", "wrong type"),
+        ("[systems.a]\nthreshold = 0.9\n[systems.b]\nsteps = \"many\"\n", "system 'b': steps must be a whole number >= 1, got 'many'"),
+        ("[systems.a]\nmax_tokens = 2000\n[systems.b]\nsteps = 8\n", "system 'a': max_tokens must be a whole number from 1 to 1024"),
+        ("[systems.a]\nseed = 1\n[systems.b]\nsteps = 8\n", "unknown keys"),  # the arena seeds each task itself
         ("[systems.a]\nthreshold = 0.9\n[systems.b-0.5]\nsteps = 8\n", "quote names with dots"),
         ("[systems.a\n", "not valid TOML"),
-        ("[systems.a]\nrefresh_every = -1\n[systems.b]\nsteps = 8\n", "refresh_every must be >= 0"),
-        ("[systems.a]\ncontext_tokens = 0\n[systems.b]\nsteps = 8\n", "context_tokens must be >= 1"),
-        ("[systems.a]\nreuse_keys = 1\n[systems.b]\nsteps = 8\n", "wrong type"),
+        ("[systems.a]\nrefresh_every = -1\n[systems.b]\nsteps = 8\n", "refresh_every must be a whole number >= 0"),
+        ("[systems.a]\ncontext_tokens = 0\n[systems.b]\nsteps = 8\n", "context_tokens must be a whole number >= 1"),
+        ("[systems.a]\nreuse_keys = 1\n[systems.b]\nsteps = 8\n", "reuse_keys must be true or false, got 1"),
     ],
 )
 def test_bad_systems_files_are_clear_errors(tmp_path: Path, text: str, message: str):
@@ -69,16 +72,18 @@ def test_systems_on_the_same_model_share_one_model(tmp_path: Path, checkpoint: P
     pool.close()
 
 
-def test_systems_take_the_editors_cache_and_context_settings(tmp_path: Path):
+def test_systems_take_the_editors_cache_context_and_candidate_settings(tmp_path: Path):
     path = tmp_path / "systems.toml"
-    path.write_text("[systems.exact]\nrefresh_every = 1\nreuse_keys = false\ncontext_tokens = 256\n[systems.default]\n")
+    path.write_text("[systems.exact]\nrefresh_every = 1\nreuse_keys = false\ncontext_tokens = 256\nlookup_drafts = 0\n"
+                    "min_score = 0\ntemperature = 1\n[systems.default]\n")
     exact, default = load_systems(path)
-    assert (exact.refresh_every, exact.reuse_keys, exact.context_tokens) == (1, False, 256)
-    assert default.reuse_keys and default.refresh_every == 0
+    assert exact.options == Options(refresh_every=1, reuse_keys=False, context_tokens=256, lookup_drafts=0, min_score=0.0,
+                                    temperature=1.0)
+    assert default.options == Options()
 
 
 def test_after_keystrokes_each_task_is_first_asked_at_the_characters_before_its_cursor(checkpoint: Path):
-    system = System("tiny", model=str(checkpoint), max_tokens=4)
+    system = System("tiny", model=str(checkpoint), options=Options(max_tokens=4))
     task = ArenaTask("t", "walk.py", "python", "def walk(items):\n    total = 0\n    for item in ", "items:\n",
                      "items", "rest-of-line")
     pool = ModelPool(after_keystrokes=3)

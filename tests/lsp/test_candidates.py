@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 
 from completer.models import open_model
-from lsp.candidates import DEFAULT_MIN_SCORE, PROBE_TOKENS, estimate, indent_starts
+from completer.options import DEFAULT_MIN_SCORE, Options
+from lsp.candidates import PROBE_TOKENS, estimate, indent_starts
 from lsp.context import build_context
 from lsp.drafts import Text
-from lsp.pipeline import Options, suggest
+from lsp.pipeline import suggest
 from tests.editors.scripted_server import ScriptedModel
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "stats.py"

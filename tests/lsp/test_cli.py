@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from completer.cli import main
-from tests.helpers import make_tiny_checkpoint
+from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
 
 SOURCE = "def add(a, b):\n    return \n\nprint(add(1, 2))\n"
 
@@ -41,6 +41,22 @@ def test_complete_prints_json_with_text_and_stats(model_dir, source):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert isinstance(out["text"], str) and out["stats"]["forward_passes"] >= 1
+
+
+def test_span_fills_the_kind_it_names_instead_of_the_one_the_cursor_picks(tmp_path):
+    model = make_newline_checkpoint(tmp_path / "newlines")  # it writes nothing but newlines where it may
+    path = tmp_path / "add.py"
+    path.write_text("def add(a, b):\n    \n\nprint(add(1, 2))\n")  # the cursor opens the body: a block
+
+    def complete(*span: str) -> dict:
+        r = run_cli("complete", str(path), "--line", "2", "--col", "5", "--model", str(model), "--max-tokens", "8",
+                    *span, "--json")
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    picked, line = complete(), complete("--span", "line")
+    assert picked["span"] == "block" and "\n" in picked["raw"]
+    assert line["span"] == "line" and line["raw"] and "\n" not in line["raw"]
 
 
 def test_error_is_one_line_without_traceback(source):
@@ -81,12 +97,17 @@ def test_binary_file(capsys, tmp_path, model_dir):
 
 def test_span_budget_of_zero(capsys, source, model_dir):
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
-                          "--max-tokens", "0"], "at least 1 token")
+                          "--max-tokens", "0"], "--max-tokens must be a whole number from 1 to 1024, got 0")
+
+
+def test_a_span_kind_that_is_none_of_ours(capsys, source, model_dir):
+    expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
+                          "--span", "word"], "--span must be one of free, line, block, got 'word'")
 
 
 def test_context_budget_of_zero(capsys, source, model_dir):
     expect_error(capsys, ["complete", str(source), "--line", "2", "--col", "12", "--model", str(model_dir),
-                          "--context-tokens", "0"], "--context-tokens must be a positive number")
+                          "--context-tokens", "0"], "--context-tokens must be a whole number >= 1, got 0")
 
 
 def copy_checkpoint(model_dir: Path, dest: Path) -> Path:
@@ -140,7 +161,7 @@ def slipped(tmp_path) -> Path:
 def test_edit_prints_the_next_edit_the_language_server_would_suggest(model_dir, slipped):
     from completer.scheduler import Scheduler
     from lsp.edits import next_edit
-    from lsp.pipeline import Options
+    from completer.options import Options
 
     r = run_cli("edit", str(slipped), "--line", "4", "--col", "18", "--model", str(model_dir), "--edit-threshold", "1",
                 "--no-reuse-keys", "--json")
@@ -167,7 +188,7 @@ def test_edit_says_no_edit_when_nothing_is_unlikely_enough_and_rewrites_a_select
 @pytest.mark.parametrize(("args", "fragment"), [
     (["--select-to", "four"], "--select-to takes LINE:COL"),
     (["--select-to", "9:1"], "line 9 is outside"),
-    (["--edit-threshold", "2"], "--edit-threshold must be a probability"),
+    (["--edit-threshold", "2"], "--edit-threshold must be a number in [0, 1], got 2.0"),
 ])
 def test_edit_errors_are_one_line(capsys, model_dir, slipped, args, fragment):
     expect_error(capsys, ["edit", str(slipped), "--line", "4", "--col", "9", "--model", str(model_dir), *args], fragment)

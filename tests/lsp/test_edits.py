@@ -12,7 +12,7 @@ from completer.scheduler import Scheduler
 from lsp.edits import (MAX_SCORED_LINES, TextEdit, apply_edits, minimal_edits, next_edit, rewrite, scored_ranges,
                        unlikely_run)
 from completer.likelihood import TokenScore
-from lsp.pipeline import Options
+from completer.options import Options
 from tests.editors.scripted_server import ScriptedModel
 
 SOURCE = "def add_all(values):\n    total = 0\n    for value in values:\n        total += valeu\n    return total\n"

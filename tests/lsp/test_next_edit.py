@@ -11,7 +11,7 @@ import pytest
 
 from completer.scheduler import Scheduler
 from lsp.edits import apply_edits, next_edit, rewrite
-from lsp.pipeline import Options
+from completer.options import Options
 from tests.lsp.raw_client import RawClient, notification
 from tests.servers import running_server
 
@@ -115,7 +115,7 @@ def test_a_zero_threshold_turns_next_edits_off(tiny_model):
     try:
         assert ask_next_edit(client, 1, 4, 17) == {"edits": [], "version": 1}
         client.send(notification("workspace/didChangeConfiguration", {"settings": {"completer": {"editThreshold": 2}}}))
-        assert "must be a probability" in client.wait_for_log("editThreshold")
+        assert "completer.editThreshold must be a number in [0, 1], got 2" in client.wait_for_log("editThreshold")
     finally:
         client.close()
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from completer.budget import context_budget, keep_nearest, split
+from completer.options import Options
 from completer.scheduler import Scheduler
-from lsp.pipeline import Options, context, suggest
+from lsp.pipeline import context, suggest
 from tests.helpers import make_tiny_checkpoint
 
 LONG = "".join(f"def f{i}(x):\n    return x * {i} + {i}\n\n" for i in range(300))

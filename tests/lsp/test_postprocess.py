@@ -1,5 +1,7 @@
 """Where a suggestion stops and what it must not repeat, without a server."""
 
+from dataclasses import replace
+
 import pytest
 
 from lsp.context import build_context
@@ -34,6 +36,13 @@ def test_line_fill_never_doubles_what_is_right_of_the_cursor(marked: str, raw: s
 @pytest.mark.parametrize("raw", ["", "   ", "\n\n", ")"])
 def test_empty_or_whitespace_or_only_the_closer_gives_no_edit(raw: str):
     assert finish_at("print(|)\n", raw) is None
+
+
+def test_a_free_span_keeps_every_line_and_a_one_line_one_still_fits_the_closers():
+    free = replace(build_context("total = \nprint(total)\n", 8, "python", 1024), span="free")
+    assert finish("a + b\nprint(total)\n", free) == Edit("a + b\nprint(total)")  # a line span stops at "a + b"
+    closed = replace(build_context("print()\n", 6, "python", 1024), span="free")
+    assert finish("x)", closed) == Edit("x")
 
 
 def test_block_is_cut_at_the_first_dedent():

@@ -5,6 +5,7 @@ import threading
 import time
 
 import lsp.service
+from completer.options import Options
 from lsp.service import Completer
 from lsp.settings import Settings
 
@@ -23,7 +24,7 @@ def test_a_request_waking_as_the_load_finishes_gets_the_model(tiny_model, monkey
     monkeypatch.setattr(lsp.service, "open_model", open_and_signal)
 
     async def scenario() -> int:
-        completer = Completer(Settings(model=str(tiny_model), max_tokens=4))
+        completer = Completer(Settings(model=str(tiny_model), options=Options(max_tokens=4)))
         loading = asyncio.create_task(completer.load())
         await asyncio.sleep(0)  # the load runs in its worker thread
         assert opened.wait(60)

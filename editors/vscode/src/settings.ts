@@ -13,10 +13,14 @@ export interface CompleterSettings {
   automatic: boolean;
   /** Checkpoint folder or hub id; "" lets the server use its bundled model. */
   model: string;
-  maxTokens: number;
+  /**
+   * The server's options (maxTokens ... minScore) are null unless the user sets them: a null one is not sent, so
+   * the server's default holds (the main README's table of options).
+   */
+  maxTokens: number | null;
   /** "low" | "medium" | "high": fewer denoising passes or more care. */
-  effort: Effort;
-  /** Confidence threshold for parallel decoding, overriding the effort's; null uses the effort's. */
+  effort: Effort | null;
+  /** Confidence threshold for parallel decoding, overriding the effort's. */
   threshold: number | null;
   /** VS Code language ids that get suggestions; "*" means every language. */
   languages: string[];
@@ -24,9 +28,9 @@ export interface CompleterSettings {
   drafts: boolean;
   /** After a pause in typing, ask for an edit near the cursor and the recent edits. */
   nextEdits: boolean;
-  /** Suggest a next edit where a token is less likely than this; null uses the server's. */
+  /** Suggest a next edit where a token is less likely than this. */
   editThreshold: number | null;
-  /** Show nothing unless the best candidate's estimated chance of being right reaches this; null uses the server's. */
+  /** Show nothing unless the best candidate's estimated chance of being right reaches this. */
   minScore: number | null;
   serverPath: string;
   serverArgs: string[];
@@ -39,8 +43,8 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
   enable: true,
   automatic: true,
   model: "",
-  maxTokens: 64,
-  effort: "medium",
+  maxTokens: null,
+  effort: null,
   threshold: null,
   languages: [
     "python", "javascript", "javascriptreact", "typescript", "typescriptreact",
@@ -66,29 +70,29 @@ export function readSettings(get: SettingsReader): CompleterSettings {
   return settings;
 }
 
+/** The server's options the extension has a setting for: each is sent only when the user set it. */
+const SERVER_OPTIONS = ["maxTokens", "effort", "threshold", "editThreshold", "minScore"] as const;
+
 /** What the server reads from initializationOptions and from the `completer` configuration section. */
 export interface ServerSettings {
   model: string | null;
-  maxTokens: number;
-  effort: Effort;
-  threshold: number | null;
   languages: string[];
   drafts: boolean;
   /** Only when set: the server keeps its own default otherwise. */
+  maxTokens?: number;
+  effort?: Effort;
+  threshold?: number;
   editThreshold?: number;
   minScore?: number;
 }
 
 export function serverSettings(settings: CompleterSettings): ServerSettings {
+  const set = SERVER_OPTIONS.filter((key) => settings[key] !== null).map((key) => [key, settings[key]]);
   return {
     model: settings.model.trim() === "" ? null : settings.model.trim(),
-    maxTokens: settings.maxTokens,
-    effort: settings.effort,
-    threshold: settings.threshold,
     languages: settings.languages,
     drafts: settings.drafts,
-    ...(settings.editThreshold === null ? {} : { editThreshold: settings.editThreshold }),
-    ...(settings.minScore === null ? {} : { minScore: settings.minScore }),
+    ...Object.fromEntries(set),
   };
 }
 

@@ -23,27 +23,22 @@ test("readSettings takes user values and falls back to defaults for the rest", (
   assert.deepEqual(settings.languages, DEFAULT_SETTINGS.languages);
 });
 
-test("serverSettings sends an empty model as null so the server picks its bundled model", () => {
+test("serverSettings sends no option the user left unset, so the server's defaults hold", () => {
   assert.deepEqual(serverSettings(DEFAULT_SETTINGS), {
-    model: null,
-    maxTokens: 64,
-    effort: "medium",
-    threshold: null,
+    model: null, // an empty model is sent as null: the server picks its bundled model
     languages: DEFAULT_SETTINGS.languages,
     drafts: true,
   });
 });
 
-test("serverSettings keeps only what the server reads and trims the model path", () => {
-  const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", effort: "low", threshold: 0.8 });
-  assert.deepEqual(Object.keys(sent).sort(), ["drafts", "effort", "languages", "maxTokens", "model", "threshold"]);
-  const withThreshold = serverSettings({ ...DEFAULT_SETTINGS, editThreshold: 0.001, nextEdits: false });
-  assert.deepEqual(Object.keys(withThreshold).sort(), ["drafts", "editThreshold", "effort", "languages", "maxTokens", "model", "threshold"]);
-  assert.equal(withThreshold.editThreshold, 0.001);
-  assert.equal(serverSettings({ ...DEFAULT_SETTINGS, minScore: 0 }).minScore, 0);
-  assert.equal(sent.model, "/models/tiny");
-  assert.equal(sent.effort, "low");
-  assert.equal(sent.threshold, 0.8);
+test("serverSettings sends each option the user set, zero too, and trims the model path", () => {
+  const sent = serverSettings({ ...DEFAULT_SETTINGS, model: "  /models/tiny ", effort: "low", threshold: 0.8, nextEdits: false });
+  assert.deepEqual(sent, { model: "/models/tiny", languages: DEFAULT_SETTINGS.languages, drafts: true, effort: "low", threshold: 0.8 });
+  const everything = serverSettings({ ...DEFAULT_SETTINGS, maxTokens: 16, editThreshold: 0.001, minScore: 0 });
+  assert.deepEqual(Object.keys(everything).sort(), ["drafts", "editThreshold", "languages", "maxTokens", "minScore", "model"]);
+  assert.equal(everything.maxTokens, 16);
+  assert.equal(everything.editThreshold, 0.001);
+  assert.equal(everything.minScore, 0);
 });
 
 test("languageEnabled honours the language list, the '*' wildcard and the enable switch", () => {

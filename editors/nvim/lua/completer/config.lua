@@ -6,10 +6,13 @@ M.defaults = {
   cmd = { "completer", "serve", "--stdio" },
   -- Checkpoint folder or model id; nil lets the server use its bundled model.
   model = nil,
-  max_tokens = 64,
+  -- The server's options (max_tokens, effort, threshold, edit_threshold, min_score) are nil unless you set them:
+  -- a nil one is not sent, so the server's default holds (the main README's table of options).
+  -- Longest suggestion, in tokens.
+  max_tokens = nil,
   -- "low", "medium" or "high": fewer denoising passes or more care.
-  effort = "medium",
-  -- Confidence threshold for parallel decoding, overriding the effort's; nil: the effort's.
+  effort = nil,
+  -- Confidence threshold for parallel decoding, overriding the effort's.
   threshold = nil,
   -- Quiet time after a keystroke before asking for a suggestion.
   debounce_ms = 75,
@@ -32,9 +35,9 @@ M.defaults = {
   -- recent edits; it shows struck through with the new lines below it, Tab applies it, Esc dismisses it.
   next_edits = true,
   next_edit_debounce_ms = 300,
-  -- A next edit is suggested where a token is less likely than this; nil: the server's default.
+  -- A next edit is suggested where a token is less likely than this.
   edit_threshold = nil,
-  -- Show a suggestion only when its estimated chance of being right reaches this; nil: the server's default.
+  -- Show a suggestion only when its estimated chance of being right reaches this.
   min_score = nil,
   -- Use Neovim's own vim.lsp.inline_completion where it exists (0.12+); false forces the plugin's.
   native = true,
@@ -87,14 +90,15 @@ function M.filetype_enabled(filetype)
   return vim.tbl_contains(filetypes, "*") or vim.tbl_contains(filetypes, filetype)
 end
 
---- The `completer` settings section the server reads (same keys as the VS Code extension sends).
+--- The `completer` settings section the server reads (same keys as the VS Code extension sends): a nil option is
+--- left out, so the server's default holds; the model always goes (nil: null, the bundled model).
 function M.server_settings()
   local options = M.options
   return {
     model = options.model or vim.NIL,
     maxTokens = options.max_tokens,
     effort = options.effort,
-    threshold = options.threshold or vim.NIL,
+    threshold = options.threshold,
     languages = options.filetypes,
     drafts = options.drafts,
     editThreshold = options.edit_threshold,
