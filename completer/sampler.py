@@ -349,7 +349,7 @@ class SpanRows:
         self.line = torch.zeros(rows, dtype=torch.bool, device=device)
         self.columns = torch.arange(length, device=device)
         self.end_ids = torch.tensor(sorted(tok.end_ids), device=device)
-        self.banned = torch.tensor([tok.mask_id], device=device)  # never picked
+        self.banned = torch.tensor(tok.banned_ids, device=device)  # never picked: the mask, special tokens but the ends
         self.newlines = torch.tensor(tok.newline_ids, dtype=torch.long, device=device)
 
     @property
@@ -478,7 +478,8 @@ def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: l
 
 def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice, counts: list[int]) -> tuple[Tensor, Tensor]:
     """Each logit row's pick and its probability [B, n]: the top token, or for a request with a temperature a
-    sample from its own generator. A mask is never picked, nor a newline in a "line" span."""
+    sample from its own generator. A mask or another special token is never picked (an end token may be: it
+    ends the span), nor a newline in a "line" span."""
     logits.index_fill_(-1, rows.banned, -math.inf)
     if any(st.s.span == "line" for st in states) and len(rows.newlines):
         logits[..., rows.newlines] = logits[..., rows.newlines].masked_fill(rows.line[r, None, None], -math.inf)

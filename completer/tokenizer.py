@@ -47,11 +47,19 @@ class Tokenizer:
         return [self.backend.decode([i], skip_special_tokens=False) for i in range(self.backend.get_vocab_size())]
 
     @cached_property
+    def special_ids(self) -> list[int]:
+        """The special tokens (mask, end, begin, FIM sentinels, chat markers...): never part of a suggestion."""
+        special = {i for i, t in self.backend.get_added_tokens_decoder().items() if t.special}
+        return sorted(special | {i for i in (self.mask_id, self.bos_id, *self.end_ids) if i is not None})
+
+    @cached_property
+    def banned_ids(self) -> list[int]:
+        """What a denoiser never commits: every special token but the ends, which end the span."""
+        return [i for i in self.special_ids if i not in self.end_ids]
+
+    @cached_property
     def special_texts(self) -> tuple[str, ...]:
-        """The special tokens' texts (mask, end, begin, FIM sentinels...): never part of a suggestion."""
-        special = {t.content for t in self.backend.get_added_tokens_decoder().values() if t.special}
-        special |= {self.decode([i]) for i in (self.mask_id, self.bos_id, *self.end_ids) if i is not None}
-        return tuple(sorted(t for t in special if t.strip()))
+        return tuple(sorted({t for t in map(self.decode, ([i] for i in self.special_ids)) if t.strip()}))
 
     @cached_property
     def newline_ids(self) -> list[int]:

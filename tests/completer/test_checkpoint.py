@@ -162,3 +162,76 @@ def test_tokenizer_without_mask_token_is_reported(tmp_path):
     (folder / "tokenizer_config.json").write_text(json.dumps(tok_config))
     with pytest.raises(ModelLoadError, match="no mask token"):
         load_checkpoint(str(folder))
+
+
+def sure_of(model, token: int, runner_up: int) -> None:
+    """Make a loaded model all but sure of ``token`` at every position, ``runner_up`` its second choice."""
+    head = torch.nn.Linear(model.config.dim, model.config.vocab_size, bias=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[token], head.bias[runner_up] = 30.0, 20.0
+    model.lm_head = head
+
+
+@pytest.mark.parametrize("layout", ["native", "dream", "llada"])
+def test_a_special_token_the_model_is_sure_of_never_reaches_the_suggestion(tmp_path, layout):
+    from completer.sampler import DenoiseSettings, Denoiser
+    from completer.scheduler import decode
+
+    folder = tmp_path / layout
+    if layout == "native":
+        make_tiny_checkpoint(folder)
+    else:
+        make_tokenizer(folder)
+        if layout == "dream":
+            qwen2_checkpoint(folder, "Dream", 400, mask_id=2)
+        else:
+            llada_checkpoint(folder, 400, mask_id=2)
+    model, tok, _ = load_checkpoint(str(folder))
+    begin, word = tok.backend.token_to_id("<|beginoftext|>"), tok.encode(" x")[0]
+    assert begin in tok.banned_ids and not set(tok.banned_ids) & tok.end_ids
+    sure_of(model, begin, word)
+    result = decode(model, [Denoiser(model, tok, tok.encode("y ="), tok.encode("\n"), DenoiseSettings(max_tokens=6))])[0]
+    assert result == [word] * 6  # the runner-up everywhere, never the begin token
+    assert not any(text in tok.decode(result) for text in tok.special_texts)
+
+
+def reference_greedy(hf_model, tok, prefix: list[int], suffix: list[int], n: int, shift: bool) -> list[int]:
+    """Masked-diffusion greedy decoding straight on transformers' model: every pass the whole sequence, the
+    surest masked position committed; a committed end takes the masked run before it that also picked an end
+    and everything after it."""
+    span = [tok.mask_id] * n
+    while tok.mask_id in span:
+        logits = full_attention_logits(hf_model, torch.tensor([prefix + span + suffix]))[0]
+        rows = logits[len(prefix) - 1:len(prefix) - 1 + n] if shift else logits[len(prefix):len(prefix) + n]
+        rows[:, tok.banned_ids] = -torch.inf
+        probs = torch.softmax(rows, dim=-1)
+        conf, token = probs.max(dim=-1)
+        masked = [i for i in range(n) if span[i] == tok.mask_id]
+        best = max(masked, key=lambda i: (conf[i].item(), -i))
+        span[best] = token[best].item()
+        ends = [i for i in range(n) if span[i] in tok.end_ids]
+        if ends:
+            end = ends[0]
+            while end > 0 and span[end - 1] == tok.mask_id and token[end - 1].item() in tok.end_ids:
+                end -= 1
+            span[end:] = [tok.end_id] * (n - end)
+    return span[:next((i for i, t in enumerate(span) if t in tok.end_ids), n)]
+
+
+@pytest.mark.parametrize("layout", ["dream", "llada"])
+def test_exact_decoding_equals_a_transformers_greedy_reference(tokenizer_dir, layout):
+    from completer.sampler import DenoiseSettings, Denoiser
+    from completer.scheduler import decode
+
+    if layout == "dream":
+        hf = qwen2_checkpoint(tokenizer_dir, "Dream", 400, mask_id=2)
+    else:
+        hf = llada_checkpoint(tokenizer_dir, 400, mask_id=2)
+    model, tok, _ = load_checkpoint(str(tokenizer_dir))
+    prefix, suffix, n = tok.encode("def add(a, b):\n    return"), tok.encode("\n\nprint(add(1, 2))\n"), 12
+    settings = DenoiseSettings(max_tokens=n, block_size=n, threshold=None, steps=n, refresh_every=1, reuse_keys=False)
+    ours = decode(model, [Denoiser(model, tok, prefix, suffix, settings)])[0]
+    assert ours == reference_greedy(hf, tok, prefix, suffix, n, shift=model.config.shift_logits)
+    assert ours  # random weights fill the span: the comparison covers commits, not only an empty end
