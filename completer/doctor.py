@@ -1,6 +1,6 @@
 """`completer doctor`: what this machine runs a model with, and why, in one place to read first.
 
-It loads the model as every front end does (`Engine.load`), runs one small pass and one confidence
+It opens the model as every front end does (`completer.models.open_model`), runs one small pass and one confidence
 pick so that each Triton kernel meets its check on this device (on CUDA, or in the interpreter
 under COMPLETER_KERNELS=triton), captures and checks one block-pass graph where CUDA graphs are
 asked for, and prints the device, torch, each kernel's path and why, CUDA graphs, the model and
@@ -19,19 +19,20 @@ import torch
 import kernels
 from kernels.checked import KERNELS
 
-from .engine import Engine, usable_cores
 from .errors import BadInput
 from .graphs import check_capture
+from .models import is_remote, open_model, usable_cores
+from .scheduler import Scheduler
 from .tokenizer import Tokenizer
 
 
-def facts(engine: Engine) -> dict:
-    weight = engine.model.embed_tokens.weight
+def facts(loaded: Scheduler) -> dict:
+    weight = loaded.model.embed_tokens.weight
     device = {"device": str(weight.device), "dtype": str(weight.dtype).removeprefix("torch.")}
     if weight.is_cuda:
         device["gpu"] = torch.cuda.get_device_name(weight.device)
-    return {**device, "torch": torch_facts(), "kernels": kernel_paths(engine), "cuda_graphs": graphs_state(engine),
-            "model": model_facts(engine), "tokenizer": tokenizer_facts(engine.tokenizer)}
+    return {**device, "torch": torch_facts(), "kernels": kernel_paths(loaded), "cuda_graphs": graphs_state(loaded),
+            "model": model_facts(loaded), "tokenizer": tokenizer_facts(loaded.tokenizer)}
 
 
 def torch_facts() -> dict:
@@ -43,30 +44,30 @@ def torch_facts() -> dict:
             "cuda": torch.version.cuda, "triton": triton}
 
 
-def kernel_paths(engine: Engine) -> dict:
+def kernel_paths(loaded: Scheduler) -> dict:
     """Each kernel's path and why, after one small pass and one confidence pick ran them on this device."""
-    weight = engine.model.embed_tokens.weight
+    weight = loaded.model.embed_tokens.weight
     probe = torch.empty(0, dtype=weight.dtype, device=weight.device)
     try:
         kernels.use_triton(probe)
     except (ValueError, RuntimeError) as e:  # COMPLETER_KERNELS asks for what this machine cannot do
         raise BadInput(str(e)) from None
-    tokens = torch.full((1, 8), engine.tokenizer.mask_id, device=weight.device)
+    tokens = torch.full((1, 8), loaded.tokenizer.mask_id, device=weight.device)
     with torch.inference_mode():
-        kernels.confidence(engine.model(tokens)[0])
+        kernels.confidence(loaded.model(tokens)[0])
     return {name: dict(zip(("path", "why"), kernels.path(name, probe))) for name in KERNELS}
 
 
-def graphs_state(engine: Engine) -> dict:
-    if not engine.cuda_graphs:
+def graphs_state(loaded: Scheduler) -> dict:
+    if not loaded.cuda_graphs:
         return {"on": False, "why": "COMPLETER_CUDA_GRAPHS is not 1 (off by default until a GPU has measured them)"}
-    off = check_capture(engine.model)
+    off = check_capture(loaded.model)
     return {"on": off is None, "why": off or "a captured block pass replayed the eager pass's logits"}
 
 
-def model_facts(engine: Engine) -> dict:
-    model = engine.model
-    return {"name": engine.name, "folder": str(engine.folder), "parameters": sum(p.numel() for p in model.parameters()),
+def model_facts(loaded: Scheduler) -> dict:
+    model = loaded.model
+    return {"name": loaded.name, "folder": str(loaded.folder), "parameters": sum(p.numel() for p in model.parameters()),
             "head_dim": model.config.head_dim, **model.config.to_dict()}
 
 
@@ -95,7 +96,13 @@ def shown(value: object) -> str:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    found = facts(Engine.load(args.model, args.device))
+    if is_remote(args.model):
+        raise BadInput("doctor reads a local model: give a checkpoint folder or hub id, not an endpoint")
+    loaded = open_model(args.model, args.device)
+    try:
+        found = facts(loaded)
+    finally:
+        loaded.close()
     print(json.dumps(found, indent=2, ensure_ascii=False) if args.json else "\n".join(lines(found)))
     return 0
 

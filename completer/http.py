@@ -17,12 +17,12 @@ The last event has `"draft": false`, the final text, `finish_reason`, usage and 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import ipaddress
 import json
 import logging
 import os
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,10 +37,10 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from completer.engine import Completion
 from completer.errors import BadInput, CompleterError, ModelLoadError
 from completer.options import HTTP, BadOption, Options, pick, read
-from completer.scheduler import Job, Scheduler
+from completer.models import ModelHandle, open_model
+from completer.scheduler import Completion, Job, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -143,36 +143,6 @@ def parse_request(raw: bytes) -> CompletionRequest:
     return CompletionRequest(body.prompt, body.suffix or "", body.model, body.stream, options)
 
 
-class ModelSlot:
-    """The scheduler this server runs: loaded on first use; every request is batched by it, none waits on a lock."""
-
-    def __init__(self, loader: Callable[[], Scheduler]) -> None:
-        self.loader = loader
-        self.scheduler: Scheduler | None = None
-        self.load_error: str | None = None
-        self.loading = threading.Lock()
-
-    def get(self) -> Scheduler:
-        """Blocking (it may load the model): call from a worker thread, never on the event loop."""
-        with self.loading:
-            if self.scheduler is None:
-                self.scheduler = self.load()
-            return self.scheduler
-
-    def load(self) -> Scheduler:
-        """A failed load is not remembered: fixing the checkpoint needs no server restart."""
-        try:
-            scheduler = self.loader()
-        except Exception as error:
-            self.load_error = str(error)
-            if not isinstance(error, ModelLoadError):
-                log.error("loading the model crashed", exc_info=error)
-                raise ModelLoadError(str(error)) from error
-            raise
-        self.load_error = None
-        return scheduler
-
-
 @dataclass
 class Filled:
     """One finished request: the infill and what it cost."""
@@ -248,9 +218,9 @@ def sse(data: dict[str, Any]) -> str:
     return f"data: {json.dumps(data)}\n\n"
 
 
-async def complete(slot: ModelSlot, request: CompletionRequest, http_request: Request) -> dict[str, Any]:
+async def complete(handle: ModelHandle, request: CompletionRequest, http_request: Request) -> dict[str, Any]:
     """A non-streaming completion; a client that hangs up cancels it at the next pass."""
-    scheduler = await asyncio.to_thread(slot.get)
+    scheduler = await asyncio.to_thread(handle.get)
     job = start(scheduler, request)
     watcher = asyncio.create_task(cancel_on_disconnect(http_request, job))
     try:
@@ -267,7 +237,7 @@ async def cancel_on_disconnect(http_request: Request, job: Job) -> None:
     job.cancel()
 
 
-async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingResponse:
+async def stream(handle: ModelHandle, request: CompletionRequest) -> StreamingResponse:
     """Bridges the scheduler's drafts (its thread) to server-sent events (event loop).
 
     The request is submitted before the response starts, so a bad request, an unknown model or a
@@ -275,7 +245,7 @@ async def stream(slot: ModelSlot, request: CompletionRequest) -> StreamingRespon
     """
     loop = asyncio.get_running_loop()
     drafts: asyncio.Queue[str] = asyncio.Queue()
-    scheduler = await asyncio.to_thread(slot.get)
+    scheduler = await asyncio.to_thread(handle.get)
     job = start(scheduler, request, on_draft=lambda text: loop.call_soon_threadsafe(drafts.put_nowait, text))
     done = asyncio.wrap_future(job.future)
     reply = Reply.new(scheduler.name)
@@ -380,11 +350,19 @@ class Gatekeeper:
 
 
 def create_app(
-    loader: Callable[[], Scheduler], api_key: str | None = None, max_body_bytes: int = 1_000_000
+    opener: Callable[[], Scheduler], api_key: str | None = None, max_body_bytes: int = 1_000_000
 ) -> FastAPI:
-    """The API around one lazily loaded scheduler; with `api_key`, every path but /health needs it."""
-    slot = ModelSlot(loader)
-    app = FastAPI(title="completer", docs_url=None, redoc_url=None, openapi_url=None)
+    """The API around one scheduler, opened in the background when the app starts (a failed open is tried
+    again by the next request); with `api_key`, every path but /health needs it."""
+    handle = ModelHandle()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        handle.open(opener)
+        yield
+        handle.close()
+
+    app = FastAPI(title="completer", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(Gatekeeper, api_key=api_key, max_body_bytes=max_body_bytes)
     app.add_middleware(InternalErrors)
     for kind in (ApiError, CompleterError, HTTPException):
@@ -392,18 +370,18 @@ def create_app(
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        """Never loads the model: it answers even while the model is missing or busy."""
-        scheduler = slot.scheduler
+        """Never waits for the model: it answers even while the model loads, is missing or busy."""
+        scheduler = handle.loaded
         return {
-            "status": "model_unavailable" if slot.load_error else "ok",
+            "status": "model_unavailable" if handle.error else "ok",
             "model": scheduler.name if scheduler else None,
             "loaded": scheduler is not None,
-            "error": slot.load_error,
+            "error": handle.error,
         }
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        name = (await asyncio.to_thread(slot.get)).name
+        name = (await asyncio.to_thread(handle.get)).name
         return {
             "object": "list",
             "data": [{"id": name, "object": "model", "created": int(time.time()), "owned_by": "completer"}],
@@ -415,8 +393,8 @@ def create_app(
         """Fill the span between `prompt` and `suffix`; see the module docstring for what streaming sends."""
         request = parse_request(await http_request.body())
         if request.stream:
-            return await stream(slot, request)
-        return await complete(slot, request, http_request)
+            return await stream(handle, request)
+        return await complete(handle, request, http_request)
 
     return app
 
@@ -443,5 +421,5 @@ def serve(host: str, port: int, model: str | None, api_key: str | None, threads:
     """Runs the API until interrupted; ``threads``: torch threads on CPU (None: the engine's default)."""
     api_key = api_key or os.environ.get("COMPLETER_API_KEY") or None
     check_exposure(host, api_key)
-    app = create_app(lambda: Scheduler.load(model, threads=threads), api_key=api_key)
+    app = create_app(lambda: open_model(model, threads=threads), api_key=api_key)
     uvicorn.run(app, host=host, port=port)

@@ -26,7 +26,7 @@ from ray.serve import Application
 
 from completer.errors import BadInput, CompleterError
 from completer.http import check_exposure, create_app
-from completer.scheduler import Scheduler
+from completer.models import open_model
 
 APP_NAME = "completer"
 
@@ -88,7 +88,7 @@ class CompletionReplica:
         self.threads = threads  # the CPUs Ray reserved for this replica, no more: replicas share nodes
 
     def __serve_build_asgi_app__(self):
-        return create_app(lambda: Scheduler.load(self.model, threads=self.threads), api_key=self.api_key)
+        return create_app(lambda: open_model(self.model, threads=self.threads), api_key=self.api_key)
 
 
 def application(options: ReplicaOptions) -> Application:

@@ -23,11 +23,10 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from .budget import context_budget
-from .engine import Completion
 from .errors import Cancelled, CompleterError
 from .options import DEFAULT_EFFORT, EFFORTS
 from .sampler import DenoiseSettings
-from .scheduler import Job
+from .scheduler import Completion, Job
 
 API_KEY_VARIABLE = "COMPLETER_REMOTE_API_KEY"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # seconds to connect, and between two events

@@ -20,16 +20,18 @@ import logging
 import threading
 from collections import deque
 from concurrent.futures import Future, InvalidStateError
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 import torch
 
 from . import budget
-from .engine import Completion, Engine
 from .errors import BadInput, Cancelled
 from .graphs import BlockGraphs
 from .likelihood import TokenScore, span_scores, token_probs
 from .model import ContextCache, Transformer
+from .tokenizer import Tokenizer
 from .prefix_cache import PrefixCache
 from .sampler import DenoiseSettings, Denoiser, SpanRows, batch_pass
 
@@ -38,6 +40,12 @@ log = logging.getLogger(__name__)
 DEFAULT_CAPACITY = 16  # requests in flight at once; more wait for a free row
 RESTING_ROWS = 4  # rows the pool keeps when no request is in flight: a burst's extra rows go back, typing's stay
 SEQ_ROUNDING = 256  # the pool's sequence length grows in steps of this many positions
+
+
+@dataclass
+class Completion:
+    text: str
+    stats: dict
 
 
 class Job:
@@ -176,13 +184,17 @@ def decode(model: Transformer, states: list[Denoiser], graphs: BlockGraphs | Non
 
 
 class Scheduler:
-    """Owns one engine; every front end submits here, from any thread."""
+    """A loaded model and its tokenizer, and the one worker thread that runs every pass on it; every front end
+    submits here, from any thread. Opened by `completer.models.open_model`."""
 
     can_score = True
 
-    def __init__(self, engine: Engine, capacity: int = DEFAULT_CAPACITY) -> None:
-        self.engine, self.capacity = engine, capacity
-        self.batch = Batch(engine.model, BlockGraphs(engine.model) if engine.cuda_graphs else None)
+    def __init__(self, model: Transformer, tokenizer: Tokenizer, name: str, folder: Path | None = None,
+                 cuda_graphs: bool = False, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.model, self.tokenizer, self.name, self.folder = model, tokenizer, name, folder
+        self.cuda_graphs = cuda_graphs  # block passes replay CUDA graphs (`completer.graphs`)
+        self.capacity = capacity
+        self.batch = Batch(model, BlockGraphs(model) if cuda_graphs else None)
         self.jobs: dict[int, Job] = {}  # id(state) -> its job
         self.waiting: deque[tuple[Job, Callable[[], Denoiser]]] = deque()
         self.calls: deque[tuple[Future, Callable[[], object]]] = deque()  # other model work, run between passes
@@ -192,24 +204,15 @@ class Scheduler:
         self.worker = threading.Thread(target=self.run, name="completer-scheduler", daemon=True)
         self.worker.start()
 
-    @classmethod
-    def load(cls, model: str | None = None, device: str | None = None, capacity: int = DEFAULT_CAPACITY,
-             threads: int | None = None) -> "Scheduler":
-        return cls(Engine.load(model, device, threads), capacity)
-
-    @property
-    def name(self) -> str:
-        return self.engine.name
-
     @property
     def special_texts(self) -> tuple[str, ...]:
-        return self.engine.tokenizer.special_texts
+        return self.tokenizer.special_texts
 
     def count_tokens(self, text: str) -> int:
-        return self.engine.count_tokens(text)
+        return len(self.tokenizer.encode(text))
 
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
-        return self.engine.context_budget(max_tokens, wanted)
+        return budget.context_budget(self.model.config.max_seq_len, max_tokens, wanted)
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
@@ -221,7 +224,7 @@ class Scheduler:
         the denoiser may accept token by token (`Denoiser`).
         """
         settings.validate()
-        tok = self.engine.tokenizer
+        tok = self.tokenizer
         prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
                                                      self.context_budget(settings.max_tokens))
         line_start = prefix[prefix.rfind("\n") + 1:]
@@ -230,7 +233,7 @@ class Scheduler:
         drafts = None if on_draft is None else guarded(on_draft)
 
         def make() -> Denoiser:
-            return Denoiser(self.engine.model, tok, prefix_ids, suffix_ids, settings, on_draft=drafts,
+            return Denoiser(self.model, tok, prefix_ids, suffix_ids, settings, on_draft=drafts,
                             line_start=line_start, hint=hint_ids)
 
         self.enqueue(self.waiting, (job, make))
@@ -244,16 +247,16 @@ class Scheduler:
     def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
         """How likely each token of ``region`` is between ``prefix`` and ``suffix`` (`completer.likelihood`),
         with character offsets into ``region``; run on the worker thread between two passes."""
-        tok = self.engine.tokenizer
+        tok = self.tokenizer
         ids, offsets = tok.encode_offsets(region)
-        window = self.engine.model.config.max_seq_len
+        window = self.model.config.max_seq_len
         if len(ids) >= window:
             raise BadInput(f"cannot score {len(ids)} tokens at once: the model's window is {window}")
         prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
                                                      self.context_budget(len(ids)))
 
         def run() -> list[TokenScore]:
-            probs = token_probs(self.engine.model, tok, prefix_ids, ids, suffix_ids)
+            probs = token_probs(self.model, tok, prefix_ids, ids, suffix_ids)
             return [TokenScore(start, end, prob) for (start, end), prob in zip(offsets, probs)]
 
         future: Future[list[TokenScore]] = Future()
@@ -264,15 +267,15 @@ class Scheduler:
         """How likely the model finds each candidate text between ``prefix`` and ``suffix``
         (`completer.likelihood.span_scores`: mean log-probability per token), one forward for all of
         them, run on the worker thread between two passes."""
-        tok = self.engine.tokenizer
+        tok = self.tokenizer
         spans = [tok.encode(text) for text in candidates]
         longest = max(map(len, spans), default=0) + 1
-        window = self.engine.model.config.max_seq_len
+        window = self.model.config.max_seq_len
         if longest >= window:
             raise BadInput(f"cannot rank a {longest}-token candidate: the model's window is {window}")
         prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix), self.context_budget(longest))
         future: Future[list[float]] = Future()
-        self.enqueue(self.calls, (future, lambda: span_scores(self.engine.model, tok, prefix_ids, spans, suffix_ids)))
+        self.enqueue(self.calls, (future, lambda: span_scores(self.model, tok, prefix_ids, spans, suffix_ids)))
         return future
 
     def enqueue(self, queue: deque, item: tuple) -> None:
@@ -332,7 +335,7 @@ class Scheduler:
                 continue
             for state in finished:
                 job = self.jobs.pop(id(state))
-                job.resolve(Completion(self.engine.tokenizer.decode(state.result), state.stats.as_dict()))
+                job.resolve(Completion(self.tokenizer.decode(state.result), state.stats.as_dict()))
 
     def drop_stopped(self) -> None:
         for k in reversed(range(len(self.batch.states))):

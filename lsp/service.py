@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from completer.errors import Cancelled
-from completer.models import Model, open_model
+from completer.models import Model, ModelHandle, open_model
 from lsp import edits, pipeline
 from lsp.context import Context
 from lsp.drafts import Text, Workspace
@@ -44,39 +44,30 @@ class Completer:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.model: Model | None = None
+        self.handle = ModelHandle()
         self.counters = Counters()
         self.cache = LRUCache()
         self.shown: dict[str, Shown] = {}
         self.latest: dict[str, int] = {}  # uri -> number of the newest request
-        self.loading: asyncio.Future | None = None
         self.workspace = Workspace()  # the workspace folders' files drafts may come from
 
     async def load(self) -> Model:
-        """Open `settings.model` in a worker thread; raises ModelLoadError. Requests wait for it."""
-        old, self.model = self.model, None
-        if old is not None:
-            old.close()
+        """Open `settings.model` in the background (the model held until now closes); raises ModelLoadError.
+        Requests wait for it."""
         self.cache = LRUCache()
-        load = functools.partial(open_model, self.settings.model, threads=self.settings.threads)
-        self.loading = asyncio.get_running_loop().run_in_executor(None, load)
-        self.model = await self.loading
-        return self.model
+        opening = self.handle.open(functools.partial(open_model, self.settings.model, threads=self.settings.threads))
+        return await asyncio.shield(asyncio.wrap_future(opening))  # a cancelled caller must not cancel the load
 
     async def loaded(self) -> Model | None:
-        """The model once the newest load ends; None without one (a failed load was reported where it started).
-
-        Read from the load's future, not `self.model`: a request can wake between the future finishing and
-        `load` resuming to store it.
-        """
-        loading = self.loading
-        if loading is None:
-            return self.model
-        if not loading.done():
-            await asyncio.wait([loading])  # not awaited directly: a cancelled request must not cancel the load
-            if loading is not self.loading:  # loaded again meanwhile (a settings change): that model closed
+        """The model once the newest load ends; None without one (a failed load was reported where it started)."""
+        opening = self.handle.future
+        if opening is None:
+            return None
+        if not opening.done():
+            await asyncio.wait([asyncio.wrap_future(opening)])  # not awaited directly: a cancelled request must not cancel the load
+            if opening is not self.handle.future:  # loaded again meanwhile (a settings change): that model closed
                 return await self.loaded()
-        return None if loading.cancelled() or loading.exception() is not None else loading.result()
+        return None if opening.cancelled() or opening.exception() is not None else opening.result()
 
     def stats(self) -> dict:
         return asdict(self.counters)

@@ -8,6 +8,7 @@ what users would see. Several systems usually share one model (same weights, dif
 decoding), so models are opened once and shared.
 """
 
+import functools
 import time
 import tomllib
 from dataclasses import dataclass, replace
@@ -19,7 +20,7 @@ from completer.options import ARENA, OPTIONS, BadOption, Options, read, split
 from evals.arena.tasks import ArenaTask
 
 if TYPE_CHECKING:
-    from completer.models import Model
+    from completer.models import Model, ModelHandle
 
 KEYS = sorted(o.name for o in OPTIONS if ARENA in o.takes)
 
@@ -74,16 +75,16 @@ class ModelPool:
     ``after_keystrokes`` each task is first asked at the characters before its cursor, as typed."""
 
     def __init__(self, after_keystrokes: int = 0) -> None:
-        self.models: dict[str | None, "Model"] = {}
+        self.models: dict[str | None, "ModelHandle"] = {}
         self.after_keystrokes = after_keystrokes
 
     def model_for(self, system: System) -> "Model":
         # Imported here so `arena vote` and `arena report` start without loading torch.
-        from completer.models import open_model
+        from completer.models import ModelHandle, open_model
 
         if system.model not in self.models:
-            self.models[system.model] = open_model(system.model)
-        return self.models[system.model]
+            self.models[system.model] = ModelHandle(functools.partial(open_model, system.model))
+        return self.models[system.model].get()
 
     def generate(self, system: System, task: ArenaTask, seed: int) -> Generation:
         """Complete one task; latency is the wall time a user would wait for the whole suggestion."""

@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from completer.checkpoint import load_checkpoint
-from completer.engine import Engine
 from completer.errors import BadInput
 from completer.graphs import MAX_WINDOW, BlockGraphs, bucket, check_capture, wanted
 from completer.model import CacheWindow
+from completer.models import open_model
 from completer.sampler import DenoiseSettings, Denoiser
-from completer.scheduler import Scheduler, decode
+from completer.scheduler import decode
 from tests.helpers import make_tiny_checkpoint
 
 PROMPTS = [
@@ -106,7 +106,7 @@ def test_cuda_graphs_are_off_unless_asked_and_only_on_cuda(monkeypatch, tiny_fol
     monkeypatch.setenv("COMPLETER_CUDA_GRAPHS", "1")
     assert wanted("cuda:0")
     with pytest.raises(BadInput, match="needs a model on CUDA"):
-        Engine.load(tiny_folder, "cpu")
+        open_model(tiny_folder, "cpu")
     monkeypatch.setenv("COMPLETER_CUDA_GRAPHS", "yes")
     with pytest.raises(BadInput, match="must be 0 or 1"):
         wanted("cuda")
@@ -125,10 +125,10 @@ def test_replayed_graphs_decode_exactly_as_the_same_static_passes_run_eagerly(ti
 @CUDA
 def test_the_scheduler_replays_graphs_when_asked(monkeypatch, tiny_folder):
     monkeypatch.setenv("COMPLETER_CUDA_GRAPHS", "1")
-    scheduler = Scheduler.load(tiny_folder, "cuda", capacity=4)
+    scheduler = open_model(tiny_folder, "cuda", capacity=4)
     try:
-        assert scheduler.engine.cuda_graphs
-        model, tok = scheduler.engine.model, scheduler.engine.tokenizer
+        assert scheduler.cuda_graphs
+        model, tok = scheduler.model, scheduler.tokenizer
         (prefix, suffix), settings = PROMPTS[0], SETTINGS[0]
         alone = scheduler.complete(prefix, suffix, DenoiseSettings(reuse_keys=False, **settings))
         assert scheduler.batch.graphs.passes, "no graph was captured"

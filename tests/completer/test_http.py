@@ -20,6 +20,7 @@ from completer.errors import BadInput, Cancelled
 from completer.http import create_app, is_loopback, serve
 from completer.options import EFFORTS, MAX_TOKENS_LIMIT
 from completer.sampler import DenoiseSettings
+from completer.models import open_model
 from completer.scheduler import Scheduler
 from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
 
@@ -48,7 +49,7 @@ def running(app: FastAPI) -> Iterator[httpx.Client]:
 
 
 def loader(folder: Path) -> Callable[[], Scheduler]:
-    return lambda: Scheduler.load(str(folder))
+    return lambda: open_model(str(folder))
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def engine(checkpoint: Path) -> Iterator[Scheduler]:
     """The same checkpoint in the test process: what the server answers must be what the scheduler gives."""
-    scheduler = Scheduler.load(str(checkpoint))
+    scheduler = open_model(str(checkpoint))
     yield scheduler
     scheduler.close()
 
@@ -182,7 +183,7 @@ def cancelled(job) -> bool:
 
 @pytest.mark.parametrize("streaming", [True, False], ids=["streaming", "not streaming"])
 def test_client_hanging_up_cancels_the_completion_at_the_next_pass(engine: Scheduler, streaming: bool):
-    watched = WatchedScheduler(engine.engine)
+    watched = WatchedScheduler(engine.model, engine.tokenizer, engine.name)
     slow = {**REQUEST, "max_tokens": 256, "effort": "high", "stream": streaming}
     with running(create_app(lambda: watched)) as client:
         if streaming:
@@ -232,9 +233,16 @@ def test_models_lists_the_served_model(client: httpx.Client, engine: Scheduler):
     assert [(model["id"], model["object"]) for model in body["data"]] == [(engine.name, "model")]
 
 
-def test_health_answers_before_the_model_loads_and_names_it_after(checkpoint: Path, engine: Scheduler):
-    with running(create_app(loader(checkpoint))) as client:
+def test_health_answers_while_the_model_loads_and_names_it_after(checkpoint: Path, engine: Scheduler):
+    release = threading.Event()
+
+    def slow_open() -> Scheduler:
+        release.wait(60)
+        return loader(checkpoint)()
+
+    with running(create_app(slow_open)) as client:
         before = client.get("/health").json()
+        release.set()
         client.post("/v1/completions", json=REQUEST)
         after = client.get("/health").json()
 
@@ -471,7 +479,7 @@ def exchange(connection: socket.socket, body: dict) -> tuple[int, dict[str, str]
 
 @pytest.mark.parametrize("streaming", [False, True], ids=["not streaming", "streaming"])
 def test_an_internal_error_is_a_500_that_leaves_the_keep_alive_connection_serving(engine: Scheduler, streaming: bool):
-    broken = BrokenScheduler(engine.engine)
+    broken = BrokenScheduler(engine.model, engine.tokenizer, engine.name)
     with running(create_app(lambda: broken)) as client:
         host, port = client.base_url.host, client.base_url.port
         with socket.create_connection((host, port), timeout=120) as connection:

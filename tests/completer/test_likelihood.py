@@ -9,7 +9,7 @@ import torch
 from completer.errors import BadInput
 from completer.likelihood import span_scores, token_probs
 from completer.sampler import DenoiseSettings
-from completer.scheduler import Scheduler
+from completer.models import open_model
 from tests.helpers import make_tiny_checkpoint
 
 PREFIX, REGION, SUFFIX = "def mean(xs):\n    total = 0\n", "    for x in xs:\n        total += x\n", "    return total / len(xs)\n"
@@ -18,7 +18,7 @@ PREFIX, REGION, SUFFIX = "def mean(xs):\n    total = 0\n", "    for x in xs:\n  
 @pytest.fixture(scope="module", params=[False, True], ids=["native", "shifted"])
 def scheduler(request, tmp_path_factory):
     folder = make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"), shift_logits=request.param)
-    scheduler = Scheduler.load(str(folder), capacity=2)
+    scheduler = open_model(str(folder), capacity=2)
     yield scheduler
     scheduler.close()
 
@@ -42,7 +42,7 @@ def reference(model, tok, prefix, region, suffix, stride):
 @pytest.mark.parametrize("stride", [1, 4])
 @pytest.mark.parametrize("has_prefix", [True, False])
 def test_batched_strided_masking_matches_masking_each_row_alone(scheduler, stride, has_prefix):
-    model, tok = scheduler.engine.model, scheduler.engine.tokenizer
+    model, tok = scheduler.model, scheduler.tokenizer
     prefix, region, suffix = tok.encode(PREFIX) if has_prefix else [], tok.encode(REGION), tok.encode(SUFFIX)
     got = token_probs(model, tok, prefix, region, suffix, stride)
     assert got == pytest.approx(reference(model, tok, prefix, region, suffix, stride), rel=1e-4, abs=1e-7)
@@ -51,9 +51,9 @@ def test_batched_strided_masking_matches_masking_each_row_alone(scheduler, strid
 
 def test_the_scheduler_scores_every_token_of_the_region_with_its_characters(scheduler):
     scores = scheduler.score(PREFIX, REGION, SUFFIX).result(timeout=60)
-    tok = scheduler.engine.tokenizer
+    tok = scheduler.tokenizer
     assert "".join(REGION[s.start:s.end] for s in scores) == REGION
-    expected = token_probs(scheduler.engine.model, tok, tok.encode(PREFIX), tok.encode(REGION), tok.encode(SUFFIX))
+    expected = token_probs(scheduler.model, tok, tok.encode(PREFIX), tok.encode(REGION), tok.encode(SUFFIX))
     assert [s.prob for s in scores] == pytest.approx(expected, rel=1e-5)
 
 
@@ -89,7 +89,7 @@ def span_reference(model, tok, prefix, span, suffix, length):
 
 @pytest.mark.parametrize("has_prefix", [True, False])
 def test_span_scores_match_a_forward_over_each_candidates_own_row(scheduler, has_prefix):
-    model, tok = scheduler.engine.model, scheduler.engine.tokenizer
+    model, tok = scheduler.model, scheduler.tokenizer
     prefix, suffix = tok.encode(PREFIX) if has_prefix else [], tok.encode(SUFFIX)
     spans = [tok.encode("    x = 1"), tok.encode("    pass"), tok.encode("    y = 2"), []]
     got = span_scores(model, tok, prefix, spans, suffix)
@@ -102,9 +102,9 @@ def test_span_scores_match_a_forward_over_each_candidates_own_row(scheduler, has
 def test_the_scheduler_ranks_candidates_in_one_call_between_passes(scheduler):
     job = scheduler.submit(PREFIX, SUFFIX, DenoiseSettings(max_tokens=64, span_tokens=64, threshold=None, steps=32))
     ranked = scheduler.rank(PREFIX, [REGION, "    pass\n", ""], SUFFIX).result(timeout=60)
-    tok = scheduler.engine.tokenizer
+    tok = scheduler.tokenizer
     spans = [tok.encode(REGION), tok.encode("    pass\n"), []]
-    assert ranked == pytest.approx(span_scores(scheduler.engine.model, tok, tok.encode(PREFIX), spans, tok.encode(SUFFIX)), rel=1e-5)
+    assert ranked == pytest.approx(span_scores(scheduler.model, tok, tok.encode(PREFIX), spans, tok.encode(SUFFIX)), rel=1e-5)
     job.result(timeout=120)
     with pytest.raises(BadInput):
         scheduler.rank(PREFIX, ["x " * 2000], SUFFIX)

@@ -21,7 +21,7 @@ from ray.serve.schema import ServeDeploySchema  # noqa: E402
 from completer.errors import BadInput  # noqa: E402
 from completer.ray_serve import APP_NAME, ReplicaOptions, build, deploy  # noqa: E402
 from completer.sampler import DenoiseSettings  # noqa: E402
-from completer.scheduler import Scheduler  # noqa: E402
+from completer.models import open_model
 from tests.completer.test_http import assert_openai_error, sse_data  # noqa: E402
 from tests.helpers import make_tiny_checkpoint  # noqa: E402
 from tests.servers import free_port, running_server  # noqa: E402
@@ -78,7 +78,7 @@ def running_replicas() -> int:
 def test_a_replica_answers_what_the_scheduler_computes(cluster, checkpoint):
     body = {"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 8}
     answer = httpx.post(f"{cluster}/v1/completions", json=body, headers=KEY, timeout=120).json()
-    scheduler = Scheduler.load(checkpoint)
+    scheduler = open_model(checkpoint)
     try:
         direct = scheduler.complete(PROMPT, SUFFIX, DenoiseSettings.for_effort(max_tokens=8))
     finally:

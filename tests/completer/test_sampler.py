@@ -9,7 +9,8 @@ from completer.errors import BadInput
 from completer.model import Transformer
 from completer.sampler import EFFORTS, DenoiseSettings, Denoiser
 from completer.prefix_cache import MIN_REUSE, shared_length
-from completer.scheduler import Batch, Scheduler, decode
+from completer.models import open_model
+from completer.scheduler import Batch, decode
 from tests.helpers import make_tiny_checkpoint, tiny_config
 
 
@@ -38,14 +39,14 @@ class ScriptedModel(Transformer):
 
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory):
-    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+    scheduler = open_model(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
     yield scheduler
     scheduler.close()
 
 
 @pytest.fixture(scope="module")
 def engine(scheduler):
-    return scheduler.engine
+    return scheduler
 
 
 def complete(scheduler, prefix, suffix, **settings):

@@ -13,7 +13,8 @@ import pytest
 from completer.errors import Cancelled
 from completer.prefix_cache import MIN_REUSE
 from completer.sampler import DenoiseSettings, Denoiser
-from completer.scheduler import RESTING_ROWS, Batch, Scheduler, decode
+from completer.models import open_model
+from completer.scheduler import RESTING_ROWS, Batch, decode
 from tests.helpers import make_tiny_checkpoint
 
 PROMPTS = [
@@ -36,7 +37,7 @@ SETTINGS = [
 
 @pytest.fixture(scope="module")
 def scheduler(tmp_path_factory):
-    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))), capacity=4)
+    scheduler = open_model(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))), capacity=4)
     yield scheduler
     scheduler.close()
 
@@ -55,7 +56,7 @@ def test_concurrent_greedy_requests_get_exactly_their_one_at_a_time_results(sche
 
 
 def test_decoding_a_batch_in_one_thread_matches_decoding_each_alone(scheduler):
-    engine = scheduler.engine
+    engine = scheduler
     tok = engine.tokenizer
 
     def states():
@@ -66,7 +67,7 @@ def test_decoding_a_batch_in_one_thread_matches_decoding_each_alone(scheduler):
 
 
 def test_a_bursts_pool_goes_when_its_last_request_ends_and_a_typing_sized_pool_stays(scheduler):
-    engine = scheduler.engine
+    engine = scheduler
     tok = engine.tokenizer
     for count, kept in ((RESTING_ROWS + 2, False), (RESTING_ROWS, True)):
         batch = Batch(engine.model)
@@ -77,7 +78,7 @@ def test_a_bursts_pool_goes_when_its_last_request_ends_and_a_typing_sized_pool_s
 
 @pytest.mark.parametrize("shift", [False, True])
 def test_a_repeated_request_copies_its_prefix_keys_and_gets_the_same_completion(tmp_path, shift):
-    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path, shift_logits=shift)))
+    scheduler = open_model(str(make_tiny_checkpoint(tmp_path, shift_logits=shift)))
     try:
         prefix, suffix = PROMPTS[3]
         settings = DenoiseSettings(max_tokens=16, block_size=8)
@@ -166,7 +167,7 @@ def test_a_failing_pass_fails_its_requests_and_the_next_request_is_served(schedu
 
 def test_work_sent_to_a_closed_scheduler_is_cancelled_like_the_work_it_held(tmp_path):
     """A settings change loads the model again and closes the old one under requests still on their way to it."""
-    closed = Scheduler.load(str(make_tiny_checkpoint(tmp_path)), capacity=2)
+    closed = open_model(str(make_tiny_checkpoint(tmp_path)), capacity=2)
     closed.close()
     with pytest.raises(Cancelled, match="closed"):
         closed.submit("a = ", "\n", DenoiseSettings(max_tokens=4))

@@ -34,7 +34,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from completer.engine import Completion
+from completer.scheduler import Completion
 from completer.errors import Cancelled
 from completer.likelihood import TokenScore
 from completer.sampler import DenoiseSettings

@@ -159,15 +159,15 @@ def slipped(tmp_path) -> Path:
 
 
 def test_edit_prints_the_next_edit_the_language_server_would_suggest(model_dir, slipped):
-    from completer.scheduler import Scheduler
-    from lsp.edits import next_edit
+    from completer.models import open_model
     from completer.options import Options
+    from lsp.edits import next_edit
 
     r = run_cli("edit", str(slipped), "--line", "4", "--col", "18", "--model", str(model_dir), "--edit-threshold", "1",
                 "--no-reuse-keys", "--json")
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
-    scheduler = Scheduler.load(str(model_dir))
+    scheduler = open_model(str(model_dir))
     try:
         expected = next_edit(scheduler, EDIT_SOURCE, EDIT_SOURCE.index("valeu"), "python", Options(reuse_keys=False), threshold=1.0)
     finally:

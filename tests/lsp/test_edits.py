@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from completer.scheduler import Scheduler
+from completer.models import open_model
 from lsp.edits import (MAX_SCORED_LINES, TextEdit, apply_edits, minimal_edits, next_edit, rewrite, scored_ranges,
                        unlikely_run)
 from completer.likelihood import TokenScore
@@ -21,7 +21,7 @@ TYPO = SOURCE.index("valeu")
 
 @pytest.fixture(scope="module")
 def tiny(tiny_model):
-    scheduler = Scheduler.load(str(tiny_model), capacity=2)
+    scheduler = open_model(str(tiny_model), capacity=2)
     yield scheduler
     scheduler.close()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from completer.scheduler import Scheduler
+from completer.models import open_model
 from lsp.edits import apply_edits, next_edit, rewrite
 from completer.options import Options
 from tests.lsp.raw_client import RawClient, notification
@@ -23,7 +23,7 @@ OPTIONS = Options(reuse_keys=False)
 
 @pytest.fixture(scope="module")
 def local(tiny_model):
-    scheduler = Scheduler.load(str(tiny_model), capacity=2)
+    scheduler = open_model(str(tiny_model), capacity=2)
     yield scheduler
     scheduler.close()
 

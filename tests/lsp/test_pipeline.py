@@ -6,7 +6,7 @@ import pytest
 
 from completer.budget import context_budget, keep_nearest, split
 from completer.options import Options
-from completer.scheduler import Scheduler
+from completer.models import open_model
 from lsp.pipeline import context, suggest
 from tests.helpers import make_tiny_checkpoint
 
@@ -15,7 +15,7 @@ LONG = "".join(f"def f{i}(x):\n    return x * {i} + {i}\n\n" for i in range(300)
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    scheduler = Scheduler.load(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
+    scheduler = open_model(str(make_tiny_checkpoint(tmp_path_factory.mktemp("tiny"))))
     yield scheduler
     scheduler.close()
 
@@ -24,7 +24,7 @@ def model(tmp_path_factory):
                          ids=["default", "long span", "small budget"])
 def test_the_context_fits_the_budget_left_by_the_span_and_the_model_reads_all_of_it(model, options):
     offset = LONG.index("def f150")
-    budget = context_budget(model.engine.model.config.max_seq_len, options.max_tokens, options.context_tokens)
+    budget = context_budget(model.model.config.max_seq_len, options.max_tokens, options.context_tokens)
     ctx = context(model, LONG, offset, "python", options)
     read = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix)
     assert budget * 0.6 <= read <= budget  # most of the budget (cuts land on statement starts), never more

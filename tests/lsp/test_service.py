@@ -30,7 +30,7 @@ def test_a_request_waking_as_the_load_finishes_gets_the_model(tiny_model, monkey
         assert opened.wait(60)
         time.sleep(0.2)  # the loop stays blocked while the worker queues the result, ahead of this task
         await asyncio.sleep(0)  # the result lands; `load`, which stores it, runs after this task
-        assert completer.loading.done() and completer.model is None
+        assert completer.handle.future.done() and not loading.done()  # loaded, and `load` has not resumed
         await completer.complete("file:///a.py", "x = \n", 4, "python")
         await loading
         return completer.counters.model_calls
