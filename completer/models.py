@@ -4,7 +4,8 @@ A model is a local checkpoint run by our scheduler or a remote endpoint. Both ha
 `submit(prefix, suffix, settings, on_draft, should_stop, hint) -> Job`, `score(prefix, region, suffix)
 -> Future[list[TokenScore]]` and `rank(prefix, candidates, suffix) -> Future[list[float]]` (where
 `can_score`: a remote endpoint answers no probabilities, so both raise CompleterError and a hint is not
-sent), `special_texts`, `name`, `count_tokens`, `context_budget`, `complete`, `close`.
+sent), `special_texts`, `name`, `count_tokens`, `tokens`, `context_budget`, `complete`, `close`. The
+pipeline encodes a context once (`tokens`) and hands the ids to `submit`, `score` and `rank`.
 
 `open_model` is the only constructor; `ModelHandle` is how a front end holds one (the language
 server, the HTTP API and its Ray replicas, the arena): opened in the background, waited for where
@@ -30,7 +31,7 @@ from .checkpoint import load_checkpoint
 from .errors import BadInput, CompleterError, ModelLoadError
 from .likelihood import TokenScore
 from .sampler import DenoiseSettings
-from .scheduler import DEFAULT_CAPACITY, Completion, Job, Scheduler
+from .scheduler import DEFAULT_CAPACITY, Completion, Job, Scheduler, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,21 @@ class Model(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def tokens(self, text: str) -> list[int] | None: ...  # our tokenizer's ids; None for a remote model's
+
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int: ...
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job: ...
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None,
+               tokens: Tokens | None = None) -> Job: ...
 
     def complete(self, prefix: str, suffix: str, settings: DenoiseSettings,
                  on_draft: Callable[[str], None] | None = None) -> Completion: ...
 
-    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]: ...
+    def score(self, prefix: str, region: str, suffix: str, tokens: Tokens | None = None) -> Future[list[TokenScore]]: ...
 
-    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]: ...
+    def rank(self, prefix: str, candidates: list[str], suffix: str, tokens: Tokens | None = None) -> Future[list[float]]: ...
 
     def close(self) -> None: ...
 

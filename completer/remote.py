@@ -26,7 +26,7 @@ from .budget import context_budget
 from .errors import Cancelled, CompleterError
 from .options import DEFAULT_EFFORT, EFFORTS
 from .sampler import DenoiseSettings
-from .scheduler import Completion, Job
+from .scheduler import Completion, Job, Tokens
 
 API_KEY_VARIABLE = "COMPLETER_REMOTE_API_KEY"
 TIMEOUT = httpx.Timeout(30.0, connect=5.0)  # seconds to connect, and between two events
@@ -57,13 +57,18 @@ class RemoteModel:
     def count_tokens(self, text: str) -> int:
         return len(text) // 3 + 1  # we have not its tokenizer: code averages about three characters a token
 
+    def tokens(self, text: str) -> None:
+        return None  # its tokenizer is not ours: the endpoint is sent text
+
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
         return context_budget(REMOTE_WINDOW, max_tokens, wanted)
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
-        """``hint`` is not sent: a completions endpoint takes none (the pipeline gives none where `can_score` is False)."""
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None,
+               tokens: Tokens | None = None) -> Job:
+        """``hint`` is not sent: a completions endpoint takes none (the pipeline gives none where `can_score` is
+        False); nor ``tokens``, which a remote model never has (`tokens`)."""
         settings.validate()
         job = Job(should_stop)
         body = {"prompt": prefix, "suffix": suffix, "max_tokens": settings.max_tokens,
@@ -88,11 +93,11 @@ class RemoteModel:
                  on_draft: Callable[[str], None] | None = None) -> Completion:
         return self.submit(prefix, suffix, settings, on_draft).result()
 
-    def score(self, prefix: str, region: str, suffix: str):
+    def score(self, prefix: str, region: str, suffix: str, tokens: Tokens | None = None):
         raise CompleterError(f"remote model {self.name}: next-edit suggestions read the probability of every "
                              "token, which a completions endpoint does not give; use a local model")
 
-    def rank(self, prefix: str, candidates: list[str], suffix: str):
+    def rank(self, prefix: str, candidates: list[str], suffix: str, tokens: Tokens | None = None):
         raise CompleterError(f"remote model {self.name}: ranking candidates reads token probabilities, "
                              "which a completions endpoint does not give")
 

@@ -38,6 +38,7 @@ from .sampler import DenoiseSettings, Denoiser, SpanRows, batch_pass
 log = logging.getLogger(__name__)
 
 DEFAULT_CAPACITY = 16  # requests in flight at once; more wait for a free row
+Tokens = tuple[list[int], list[int]]  # a context's prefix and suffix ids
 RESTING_ROWS = 4  # rows the pool keeps when no request is in flight: a burst's extra rows go back, typing's stay
 SEQ_ROUNDING = 256  # the pool's sequence length grows in steps of this many positions
 
@@ -214,19 +215,29 @@ class Scheduler:
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
         return budget.context_budget(self.model.config.max_seq_len, max_tokens, wanted)
 
+    def tokens(self, text: str) -> list[int]:
+        """``text``'s token ids: the pipeline encodes its windows once and hands them to every call here."""
+        return self.tokenizer.encode(text)
+
+    def context_ids(self, prefix: str, suffix: str, tokens: Tokens | None, span: int) -> Tokens:
+        """The context's ids (``tokens`` when the caller has them, else encoded: raw HTTP text), cut to the
+        budget that leaves room for ``span`` tokens, nearest the cursor kept (`budget.keep_nearest`)."""
+        prefix_ids, suffix_ids = tokens or (self.tokens(prefix), self.tokens(suffix))
+        return budget.keep_nearest(list(prefix_ids), list(suffix_ids), self.context_budget(span))
+
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings,
                on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
-        """Queue a fill of the span between ``prefix`` and ``suffix``; raises BadInput on bad settings.
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None,
+               tokens: Tokens | None = None) -> Job:
+        """Queue a fill of the span between ``prefix`` and ``suffix`` (``tokens``: their ids, when the caller
+        has them); raises BadInput on bad settings.
 
-        Context beyond the budget is cut at tokens, nearest the cursor kept (`budget.keep_nearest`).
         ``on_draft`` gets each pass's draft on the scheduler's thread: keep it short. ``hint``: a draft
         the denoiser may accept token by token (`Denoiser`).
         """
         settings.validate()
         tok = self.tokenizer
-        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
-                                                     self.context_budget(settings.max_tokens))
+        prefix_ids, suffix_ids = self.context_ids(prefix, suffix, tokens, settings.max_tokens)
         line_start = prefix[prefix.rfind("\n") + 1:]
         hint_ids = tok.encode(hint) if hint else None
         job = Job(should_stop)
@@ -244,7 +255,7 @@ class Scheduler:
         """Blocking: submit and wait (the CLI, scripts)."""
         return self.submit(prefix, suffix, settings, on_draft).result()
 
-    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
+    def score(self, prefix: str, region: str, suffix: str, tokens: Tokens | None = None) -> Future[list[TokenScore]]:
         """How likely each token of ``region`` is between ``prefix`` and ``suffix`` (`completer.likelihood`),
         with character offsets into ``region``; run on the worker thread between two passes."""
         tok = self.tokenizer
@@ -252,8 +263,7 @@ class Scheduler:
         window = self.model.config.max_seq_len
         if len(ids) >= window:
             raise BadInput(f"cannot score {len(ids)} tokens at once: the model's window is {window}")
-        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix),
-                                                     self.context_budget(len(ids)))
+        prefix_ids, suffix_ids = self.context_ids(prefix, suffix, tokens, len(ids))
 
         def run() -> list[TokenScore]:
             probs = token_probs(self.model, tok, prefix_ids, ids, suffix_ids)
@@ -263,7 +273,7 @@ class Scheduler:
         self.enqueue(self.calls, (future, run))
         return future
 
-    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]:
+    def rank(self, prefix: str, candidates: list[str], suffix: str, tokens: Tokens | None = None) -> Future[list[float]]:
         """How likely the model finds each candidate text between ``prefix`` and ``suffix``
         (`completer.likelihood.span_scores`: mean log-probability per token), one forward for all of
         them, run on the worker thread between two passes."""
@@ -273,7 +283,7 @@ class Scheduler:
         window = self.model.config.max_seq_len
         if longest >= window:
             raise BadInput(f"cannot rank a {longest}-token candidate: the model's window is {window}")
-        prefix_ids, suffix_ids = budget.keep_nearest(tok.encode(prefix), tok.encode(suffix), self.context_budget(longest))
+        prefix_ids, suffix_ids = self.context_ids(prefix, suffix, tokens, longest)
         future: Future[list[float]] = Future()
         self.enqueue(self.calls, (future, lambda: span_scores(self.model, tok, prefix_ids, spans, suffix_ids)))
         return future

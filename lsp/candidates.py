@@ -95,10 +95,11 @@ def choose(model: Model, ctx: Context, document: str, offset: int, language_id: 
     hint = next((c.edit.text for c in passed), None)
     lengths = [span_tokens] if span_tokens else [None, PROBE_TOKENS[ctx.span]]
     jobs = [(model.submit(ctx.prefix, ctx.suffix, settings_for(n), on_draft=on_draft if i == 0 else None,
-                          should_stop=should_stop), "denoiser" if i == 0 else "denoiser-probe")
+                          should_stop=should_stop, tokens=ctx.tokens), "denoiser" if i == 0 else "denoiser-probe")
             for i, n in enumerate(lengths)]
     if hint is not None:
-        jobs.append((model.submit(ctx.prefix, ctx.suffix, settings_for(None), should_stop=should_stop, hint=hint),
+        jobs.append((model.submit(ctx.prefix, ctx.suffix, settings_for(None), should_stop=should_stop, hint=hint,
+                                  tokens=ctx.tokens),
                      "denoiser-hinted"))
     try:
         completions = [(job.result(), source) for job, source in jobs]
@@ -128,7 +129,7 @@ def rank(model: Model, ctx: Context, candidates: list[Candidate]) -> list[Candid
     confidences: list[float | None] = [None] * len(candidates)
     if model.can_score and candidates:
         texts = [in_place(c.edit, ctx) for c in candidates]
-        confidences = [math.exp(x) for x in model.rank(ctx.prefix, texts, ctx.suffix).result()]
+        confidences = [math.exp(x) for x in model.rank(ctx.prefix, texts, ctx.suffix, ctx.tokens).result()]
     scored = [replace(c, confidence=conf, score=estimate(c.order, conf)) for c, conf in zip(candidates, confidences)]
     return sorted(scored, key=lambda c: (-c.score, -c.fixes))
 

@@ -99,6 +99,7 @@ class Context:
     indent_unit: str  # the document's indentation step: "\t" or some spaces
     open_brackets: str  # brackets and quotes still open at the cursor, innermost last
     comment: str | None  # line-comment marker, None when the language is unknown
+    tokens: tuple[list[int], list[int]] | None = None  # prefix and suffix ids, encoded once (`lsp.pipeline.context`)
 
 
 def build_context(
@@ -109,6 +110,7 @@ def build_context(
     count_tokens: Callable[[str], int] = estimate_tokens,
 ) -> Context:
     """Cut prefix/suffix windows around `offset` within `budget` tokens, split as `completer.budget` says."""
+    count_tokens = cache(count_tokens)  # each line counted once however often the windows weigh it
     grammar = GRAMMARS.get(language_id)
     source, offset = clip_long_lines(without_lone_surrogates(source), offset, max(budget, 1) * MAX_CHARS_PER_TOKEN)
     tree = parser_for(grammar).parse(source.encode()) if grammar else None

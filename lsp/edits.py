@@ -73,7 +73,7 @@ def score(model: Model, document: str, start: int, end: int, language_id: str, o
     region = document[start:end]
     ctx = pipeline.context(model, document[:start] + document[end:], start, language_id,
                            replace(options, max_tokens=model.count_tokens(region) + 1))
-    return [TokenScore(start + s.start, start + s.end, s.prob) for s in model.score(ctx.prefix, region, ctx.suffix).result()]
+    return [TokenScore(start + s.start, start + s.end, s.prob) for s in model.score(ctx.prefix, region, ctx.suffix, ctx.tokens).result()]
 
 
 def infill(model: Model, document: str, start: int, end: int, language_id: str, options: Options, span: str,
@@ -84,7 +84,7 @@ def infill(model: Model, document: str, start: int, end: int, language_id: str, 
     sized = replace(options, max_tokens=max(budget, old + SPAN_SLACK))
     ctx = pipeline.context(model, document[:start] + document[end:], start, language_id, sized)
     settings = replace(sized.decoding(span), span_tokens=min(old + SPAN_SLACK, sized.max_tokens))
-    completion = model.submit(ctx.prefix, ctx.suffix, settings, should_stop=should_stop).result()
+    completion = model.submit(ctx.prefix, ctx.suffix, settings, should_stop=should_stop, tokens=ctx.tokens).result()
     return completion.text, completion.stats
 
 

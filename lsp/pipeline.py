@@ -40,9 +40,14 @@ def context(model: Model, document: str, offset: int, language_id: str, options:
     target = budget
     while True:
         ctx = build_context(document, offset, language_id, target, model.count_tokens)
-        excess = model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix) - budget
+        tokens = model.tokens(ctx.prefix), model.tokens(ctx.suffix)  # once: every model call is handed them
+        if tokens[0] is None:  # a remote model: its tokenizer is not ours, its server cuts what is too long
+            tokens, used = None, model.count_tokens(ctx.prefix) + model.count_tokens(ctx.suffix)
+        else:
+            used = len(tokens[0]) + len(tokens[1])
+        excess = used - budget
         if excess <= 0 or target <= 0:
-            return replace(ctx, span=options.span or ctx.span)
+            return replace(ctx, span=options.span or ctx.span, tokens=tokens)
         target = max(target - excess, target // 2)  # halving at most: a cut long line converges instead of vanishing
 
 

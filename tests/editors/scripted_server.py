@@ -53,11 +53,14 @@ class ScriptedModel:
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
 
+    def tokens(self, text: str) -> None:
+        return None  # a script has no tokenizer: it reads the text, as a remote model does
+
     def context_budget(self, max_tokens: int, wanted: int | None = None) -> int:
         return wanted or 1024
 
     def submit(self, prefix: str, suffix: str, settings: DenoiseSettings, on_draft: Callable[[str], None] | None = None,
-               should_stop: Callable[[], bool] | None = None, hint: str | None = None) -> Job:
+               should_stop: Callable[[], bool] | None = None, hint: str | None = None, tokens=None) -> Job:
         job = Job(should_stop)
         threading.Thread(target=self.run, args=(job, prefix, settings, on_draft), daemon=True).start()
         return job
@@ -78,13 +81,13 @@ class ScriptedModel:
         self.answered[prefix] = text
         job.resolve(Completion(text, {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
-    def score(self, prefix: str, region: str, suffix: str) -> Future[list[TokenScore]]:
+    def score(self, prefix: str, region: str, suffix: str, tokens=None) -> Future[list[TokenScore]]:
         future: Future[list[TokenScore]] = Future()
         future.set_result([TokenScore(m.start(), m.end(), 1e-6 if m.group() in self.unlikely else 0.9)
                            for m in re.finditer(r"\w+|\s+|[^\w\s]+", region)])
         return future
 
-    def rank(self, prefix: str, candidates: list[str], suffix: str) -> Future[list[float]]:
+    def rank(self, prefix: str, candidates: list[str], suffix: str, tokens=None) -> Future[list[float]]:
         future: Future[list[float]] = Future()
         answered = self.answered.get(prefix, "")
         future.set_result([0.0 if said(c, answered) else -math.inf for c in candidates])

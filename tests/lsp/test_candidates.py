@@ -21,7 +21,7 @@ class SpyModel(ScriptedModel):
     """The scripted model, keeping what each request asked of it."""
     asked: list = field(default_factory=list)  # (span_tokens, max_tokens, hint) per submit
 
-    def submit(self, prefix, suffix, settings, on_draft=None, should_stop=None, hint=None):
+    def submit(self, prefix, suffix, settings, on_draft=None, should_stop=None, hint=None, tokens=None):
         self.asked.append((settings.span_tokens, settings.max_tokens, hint))
         return super().submit(prefix, suffix, settings, on_draft, should_stop)
 

@@ -39,3 +39,18 @@ def test_raw_text_keeps_the_tokens_nearest_the_cursor_with_the_same_split():
     assert prefix == list(range(425, 500)) and suffix == list(range(1000, 1025))
     prefix, suffix = keep_nearest(list(range(10)), list(range(1000, 1500)), 100)  # a short side lends its share
     assert prefix == list(range(10)) and len(suffix) == 90
+
+
+def test_a_suggestion_tokenizes_its_windows_once_and_each_line_at_most_once(model, monkeypatch):
+    """The pipeline encodes the windows it built and hands the ids to every model call (the denoiser, its
+    length probe, the ranking): none of them encodes the context again."""
+    encoded: list[str] = []
+    encode = model.tokenizer.encode
+    monkeypatch.setattr(model.tokenizer, "encode", lambda text: encoded.append(text) or encode(text))
+    offset = LONG.index("def f150")
+    result = suggest(model, LONG, offset, "python", Options(lookup_drafts=0, min_score=0))
+    ctx = result.context
+    assert ctx.tokens == (encode(ctx.prefix), encode(ctx.suffix))
+    assert encoded.count(ctx.prefix) == 1 and encoded.count(ctx.suffix) == 1
+    lines = [text for text in encoded if text.endswith("\n") and text.count("\n") == 1]
+    assert lines and len(lines) == len(set(lines))
