@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy
 import torch
 from torch import Tensor
 
@@ -170,7 +171,6 @@ class Denoiser:
         self.reuse_from = 0  # the next full pass starts here: the keys before it were copied into the row
         self.row = -1  # its row of the batch (cache and `SpanRows`), set by the batch before each pass
         self.on_device = 0  # span tokens its row of `SpanRows` holds: 0 until loaded, then grown with the span
-        self.cut_committed = 0  # end tokens the host's dedent cut committed (the device counts the others)
         self.started = time.perf_counter()
         self.finished = False
         self.result: list[int] = []
@@ -231,9 +231,10 @@ class Denoiser:
     def advance(self, report: list[int], rows: "SpanRows") -> None:
         """Take this pass's outcome as the device reported it (`SpanRows.report`), apply the host's rules
         (the dedent cut, drafts) and move on if the block is decided."""
-        committed, accepted, tokens = report[0], report[1], report[2:2 + len(self.span.ids)]
-        self.span = Span([self.tok.mask_id if t < 0 else t for t in tokens], [t >= 0 for t in tokens])
-        self.stats.committed_tokens, self.stats.accepted_tokens = committed + self.cut_committed, accepted
+        mask, tokens = self.tok.mask_id, report[1:1 + len(self.span.ids)]
+        self.span = Span(tokens, [t != mask for t in tokens])
+        # every position is committed once, the end tokens filled in included: the decided ones count them
+        self.stats.committed_tokens, self.stats.accepted_tokens = len(tokens) - tokens.count(mask), report[0]
         self.passes += 1
         if self.s.span == "block":
             self.dedent_cut(rows)
@@ -254,7 +255,6 @@ class Denoiser:
     def end_at(self, pos: int, rows: "SpanRows") -> None:
         """End the span at ``pos``: here and on the device."""
         span, stop = self.span, len(self.span.ids)
-        self.cut_committed += span.done[pos:].count(False)
         self.stats.committed_tokens += span.done[pos:].count(False)
         span.ids[pos:], span.done[pos:] = [self.tok.end_id] * (stop - pos), [True] * (stop - pos)
         rows.end_at(self.row, len(self.prefix) + pos, len(self.prefix) + stop)
@@ -331,21 +331,20 @@ def to_device(values: list, device: torch.device) -> Tensor:
 class SpanRows:
     """The decode state of a batch's requests on the model's device, one row per request as in the cache.
 
-    Per row: the whole sequence (prefix, span, suffix), which positions are decided, the draft the request
-    may accept (-1 elsewhere), its prefix length, threshold, line flag and commit counters. Passes build
-    their windows from it and commit into it in place; the host reads it once per pass (`report`). The
-    last column is the spare one the cache has too, where padding writes.
+    Per row: the whole sequence (prefix, span, suffix), the span's undecided positions holding the mask
+    (never picked, so a mask in the span is undecided), the draft the request may accept (-1 elsewhere),
+    its prefix length, threshold, line flag and accepted-draft count. Passes build their windows from it
+    and commit into it in place; the host reads it once per pass (`report`). The last column is the spare
+    one the cache has too, where padding writes.
     """
 
     def __init__(self, tok: Tokenizer, rows: int, length: int, device: torch.device):
         self.tok, self.device = tok, device
         self.tokens = torch.full((rows, length), tok.mask_id, dtype=torch.long, device=device)
-        self.done = torch.ones(rows, length, dtype=torch.bool, device=device)
         self.hint = torch.full((rows, length), -1, dtype=torch.long, device=device)
         self.prefix_len = torch.zeros(rows, dtype=torch.long, device=device)
-        self.committed = torch.zeros(rows, dtype=torch.long, device=device)
         self.accepted = torch.zeros(rows, dtype=torch.long, device=device)
-        self.threshold = torch.zeros(rows, dtype=torch.float64, device=device)  # float64: as exact as the host's
+        self.threshold = torch.zeros(rows, dtype=torch.float32, device=device)  # `float32_at_least`
         self.line = torch.zeros(rows, dtype=torch.bool, device=device)
         self.columns = torch.arange(length, device=device)
         self.end_ids = torch.tensor(sorted(tok.end_ids), device=device)
@@ -357,8 +356,7 @@ class SpanRows:
         return self.tokens.shape[1] - 1
 
     def per_row(self) -> list[Tensor]:
-        return [self.tokens, self.done, self.hint, self.prefix_len, self.committed, self.accepted, self.threshold,
-                self.line]
+        return [self.tokens, self.hint, self.prefix_len, self.accepted, self.threshold, self.line]
 
     def grown(self, rows: int, length: int) -> "SpanRows":
         """A pool of more rows or longer rows holding these."""
@@ -376,30 +374,26 @@ class SpanRows:
         state.on_device = len(state.span.ids)
 
     def load(self, state: Denoiser) -> None:
-        row, P, N = state.row, len(state.prefix), len(state.span.ids)
+        row, P = state.row, len(state.prefix)
         sequence = state.prefix + state.span.ids + state.suffix
-        self.tokens[row].fill_(self.tok.mask_id)
         self.tokens[row, :len(sequence)] = to_device(sequence, self.device)
-        self.done[row].fill_(True)
-        self.done[row, P:P + N] = False
         self.hint[row].fill_(-1)
         if state.hint:
             self.hint[row, P:P + len(state.hint)] = to_device(state.hint, self.device)
         self.prefix_len[row] = P
-        self.committed[row] = self.accepted[row] = 0
-        self.threshold[row] = state.s.threshold or 0.0
+        self.accepted[row] = 0
+        self.threshold[row] = float32_at_least(state.s.threshold or 0.0)
         self.line[row] = state.s.span == "line"
 
     def grow(self, state: Denoiser) -> None:
         row, S = state.row, len(state.suffix)
         old, new = len(state.prefix) + state.on_device, len(state.prefix) + len(state.span.ids)
-        for tensor, fill in ((self.tokens, self.tok.mask_id), (self.done, False), (self.hint, -1)):
+        for tensor, fill in ((self.tokens, self.tok.mask_id), (self.hint, -1)):
             tensor[row, new:new + S] = tensor[row, old:old + S].clone()
             tensor[row, old:new] = fill
 
     def end_at(self, row: int, start: int, stop: int) -> None:
         self.tokens[row, start:stop] = self.tok.end_id
-        self.done[row, start:stop] = True
 
     def move_row(self, src: int, dst: int) -> None:
         for tensor in self.per_row():
@@ -410,11 +404,19 @@ class SpanRows:
             tensor[i], tensor[j] = tensor[j].clone(), tensor[i].clone()
 
     def report(self, count: int, span: int) -> list[list[int]]:
-        """The pass's one read of the device: per row its commits and accepted draft tokens so far, then its
-        first ``span`` span tokens, -1 where undecided."""
+        """The pass's one read of the device: per row its accepted draft tokens so far, then its first ``span``
+        span tokens (the mask where undecided)."""
         at = (self.prefix_len[:count, None] + self.columns[:span]).clamp(max=self.spare)
-        ids = torch.where(self.done[:count].gather(1, at), self.tokens[:count].gather(1, at), -1)
-        return torch.cat([self.committed[:count, None], self.accepted[:count, None], ids], 1).tolist()
+        return torch.cat([self.accepted[:count, None], self.tokens[:count].gather(1, at)], 1).tolist()
+
+
+def float32_at_least(threshold: float) -> float:
+    """The least float32 at or above ``threshold``: a float32 confidence reaches it exactly when it reaches
+    ``threshold`` itself, so the device compares in float32 as the host did in float64."""
+    value = numpy.float32(threshold)
+    if float(value) < threshold:  # compared in float64: numpy would round the threshold to float32 first
+        value = numpy.nextafter(value, numpy.float32(math.inf))
+    return float(value)
 
 
 Forward = Callable[[Tensor, Tensor, CacheWindow, Tensor], Tensor]  # `Transformer.forward_windows`'s signature
@@ -460,17 +462,17 @@ def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: l
     cols = rows.columns[:max(end - begin for begin, end in windows)]
     positions = start + cols
     outside = cols >= width
-    at = positions.clamp(max=spare)
-    wanted = (cols >= lo) & (cols < hi) & ~rows.done[r].gather(1, at)  # the block lies inside the window
+    tokens = rows.tokens[r].gather(1, positions.clamp(max=spare))
+    wanted = (cols >= lo) & (cols < hi) & (tokens == rows.tok.mask_id)  # the block lies inside the window
     # the block's undecided columns, left to right, then padding: one logit row each
     order = wanted.to(torch.uint8).sort(dim=1, descending=True, stable=True).indices[:, :max(counts)]
     valid = wanted.gather(1, order)
     window = CacheWindow(cache, r, max(lengths), write=positions.masked_fill(outside, spare),
                          kv_len=None if len(set(lengths)) == 1 else length[:, 0])
     logits_at = (order - shift).clamp(min=0) if shift else order  # a shifted model reads position i's prediction off i-1
-    logits = forward(rows.tokens[r].gather(1, at).masked_fill(outside, rows.tok.mask_id), positions, window, logits_at)
+    logits = forward(tokens.masked_fill_(outside, rows.tok.mask_id), positions, window, logits_at)
     token, conf = pick(logits, states, rows, r, counts)
-    target = positions.gather(1, order).masked_fill(~valid, spare)  # the sequence position each logit row decides
+    target = positions.gather(1, order).masked_fill_(~valid, spare)  # the sequence position each logit row decides
     chosen = commit(rows, r, target, valid, token, conf, picks, fixed=any(st.s.threshold is None for st in states),
                     hinted=any(st.hint for st in states))
     settle_end(rows, r, target, valid, token, chosen, span_end, ended)
@@ -496,7 +498,7 @@ def commit(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: Tenso
     """Commit each row's positions at least as confident as its threshold (its surest one when none is), or its
     ``picks`` surest, ties to the leftmost (fixed schedule), and those whose pick is its draft's token there;
     returns which logit rows were committed."""
-    conf = conf.double().masked_fill(~valid, -1.0)  # padding is never chosen
+    conf = conf.masked_fill(~valid, -1.0)  # padding is never chosen
     chosen = (conf >= rows.threshold[r, None]).scatter_(1, conf.argmax(1, keepdim=True), True)
     if fixed:
         rank = conf.sort(dim=1, descending=True, stable=True).indices.argsort(1)
@@ -505,10 +507,8 @@ def commit(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: Tenso
         accepted = valid & ~chosen & (token == rows.hint[r].gather(1, target))
         chosen |= accepted
         rows.accepted[r].add_(accepted.sum(1))
-    # every position a logit row decides is undecided: a mask, not done
+    # every position a logit row decides holds the mask: those not chosen keep it
     rows.tokens[r].scatter_(1, target, token.masked_fill(~chosen, rows.tok.mask_id))
-    rows.done[r].scatter_(1, target, chosen)
-    rows.committed[r].add_(chosen.sum(1))
     return chosen
 
 
@@ -521,13 +521,11 @@ def settle_end(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: T
     prediction, an empty suggestion cost 13-22 passes. Ending the run at once makes a span that is ending
     cost one pass.
     """
-    tokens, done, cols = rows.tokens[r], rows.done[r], rows.columns
+    cols = rows.columns
     is_end = torch.isin(token, rows.end_ids)
     first = torch.minimum(ended, target.masked_fill(~(chosen & is_end), ended.max()).amin(1, keepdim=True))
     # the run of undecided positions left of it that picked an end; everything else before it stays
-    runs = torch.zeros_like(done).scatter_(1, target, valid & ~chosen & is_end)
+    runs = torch.zeros(first.shape[0], cols.shape[0], dtype=torch.bool, device=cols.device)
+    runs.scatter_(1, target, valid & ~chosen & is_end)
     end = cols.masked_fill(runs | (cols >= first), -1).amax(1, keepdim=True) + 1
-    tail = (cols >= end) & (cols < span_end)
-    rows.committed[r].add_((tail & ~done).sum(1))
-    tokens.masked_fill_(tail, rows.tok.end_id)
-    done.logical_or_(tail)
+    rows.tokens[r].masked_fill_((cols >= end) & (cols < span_end), rows.tok.end_id)

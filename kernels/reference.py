@@ -32,8 +32,12 @@ def confidence_reference(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor
 def top_token_reference(logits: Tensor) -> tuple[Tensor, Tensor]:
     """Top token [N] int64 (the first of equal ones) and its probability exp(max - logsumexp) (fp32 [N]).
 
-    On CPU an argmax over the vocabulary is not vectorized (it took 14x an amax), so the top is found chunk
-    by chunk: the first chunk holding the row's maximum, then its place in that chunk.
+    Two CPU slow paths are stepped around (README, "Kernels"): an argmax over the vocabulary is not
+    vectorized (14x an amax), so the top is found chunk by chunk, the first chunk holding the row's
+    maximum, then its place in that chunk; and exp takes a slow path 8x the fast one below e^-87, where
+    most of a model's logits land once the max is taken off, so those terms are raised to e^-87: below
+    float32's normal range, they cannot move a sum that holds the max's 1 (the result is bit for bit
+    torch.logsumexp's).
     """
     logits = logits.float()
     N, V = logits.shape
@@ -42,7 +46,9 @@ def top_token_reference(logits: Tensor) -> tuple[Tensor, Tensor]:
     highest = chunks.amax(dim=-1)
     best = highest.argmax(dim=-1)
     inside = chunks.gather(1, best[:, None, None].expand(N, 1, ARGMAX_CHUNK)).squeeze(1).argmax(dim=-1)
-    return best * ARGMAX_CHUNK + inside, torch.exp(highest.amax(dim=-1) - torch.logsumexp(logits, dim=-1))
+    top = highest.amax(dim=-1, keepdim=True)
+    total = (logits - top).clamp_(min=-87.0).exp_().sum(dim=-1)
+    return best * ARGMAX_CHUNK + inside, torch.exp(top[:, 0] - (total.log() + top[:, 0]))
 
 
 ARGMAX_CHUNK = 64

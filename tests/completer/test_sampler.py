@@ -322,3 +322,14 @@ def test_the_decode_loop_reads_the_device_only_in_the_report():
             if calls:
                 found[node.name] = calls
     assert found == {"report": {"tolist"}}
+
+
+@pytest.mark.parametrize("threshold", [0.9, 0.99, 0.5, 0.1, 1.0, 1e-30])
+def test_the_devices_float32_threshold_admits_exactly_the_confidences_the_float64_one_does(threshold):
+    import numpy
+
+    from completer.sampler import float32_at_least
+
+    at = numpy.float32(float32_at_least(threshold))
+    below = numpy.nextafter(at, numpy.float32(-1))
+    assert float(at) >= threshold > float(below)  # the float32 just under it falls short of the threshold

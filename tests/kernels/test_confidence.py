@@ -65,4 +65,16 @@ def test_top_token_finds_the_first_of_equal_tops_chunk_by_chunk(V):
     token, prob = top_token_reference(logits)
     assert token.tolist()[:3] == [3, V - 2, 0]
     assert torch.equal(token, top.indices)
-    assert torch.equal(prob, torch.exp(top.values - torch.logsumexp(logits, dim=-1)))  # bit for bit the former formula
+    assert torch.equal(prob, torch.exp(top.values - torch.logsumexp(logits, dim=-1)))  # bit for bit
+
+
+def test_top_token_on_a_models_wide_logits_is_bit_for_bit_the_logsumexp_formula():
+    """Logits a model gives span hundreds of nats: most terms of the sum fall below e^-87, where they are raised."""
+    from kernels.reference import top_token_reference
+
+    logits = torch.randn(18, 384, generator=torch.Generator().manual_seed(0)) @ torch.randn(384, 8192, generator=torch.Generator().manual_seed(1))
+    token, prob = top_token_reference(logits)
+    top = logits.max(dim=-1)
+    assert ((logits - top.values[:, None]) < -87).float().mean() > 0.1  # the case at stake
+    assert torch.equal(token, top.indices)
+    assert torch.equal(prob, torch.exp(top.values - torch.logsumexp(logits, dim=-1)))
