@@ -25,8 +25,7 @@ from completer.checkpoint import BUNDLED_DIR, load_checkpoint, read_config
 from completer.model import ModelConfig, Transformer
 from completer.sampler import DenoiseSettings, Denoiser
 from completer.scheduler import Batch
-
-RECIPE_SHAPE = dict(dim=384, n_layers=8, n_heads=6, n_kv_heads=2, intermediate_size=1024)  # gpu_recipe.sh's defaults
+from lsp.bench_typing import RECIPE_SHAPE
 
 
 def prompts(tok, count: int, context: int) -> list[tuple[list[int], list[int]]]:
