@@ -119,14 +119,14 @@ class DenoiseStats:
 
 @dataclass
 class Span:
-    """The host's copy of the span, read back from the device once per pass: its tokens (the mask id where
-    undecided) and which of them are committed."""
+    """The host's copy of the span, read back from the device once per pass: its tokens, the mask where
+    undecided (a mask is never picked, so any other token is committed)."""
     ids: list[int]
-    done: list[bool]
+    mask: int
 
-    def masked(self, lo: int, hi: int) -> int:
+    def masked(self, lo: int = 0, hi: int | None = None) -> int:
         """How many positions of [lo, hi) are undecided."""
-        return self.done[lo:hi].count(False)
+        return self.ids[lo:hi].count(self.mask)
 
 
 def indent_width(line: str) -> int:
@@ -162,7 +162,7 @@ class Denoiser:
         self.stats = DenoiseStats(context_tokens=len(prefix) + len(suffix))
         self.hint = hint[:settings.max_tokens - 1] + [tok.end_id] if hint else []
         first = min(len(self.hint) or settings.span_tokens or settings.block_size, settings.max_tokens)
-        self.span = Span([tok.mask_id] * first, [False] * first)
+        self.span = Span([tok.mask_id] * first, tok.mask_id)
         self.block_lo, self.block_hi = 0, min(settings.block_size, first)
         self.stale_from = 0  # span position from which the cached keys are stale
         self.passes = 0  # passes spent on the current block
@@ -231,10 +231,9 @@ class Denoiser:
     def advance(self, report: list[int], rows: "SpanRows") -> None:
         """Take this pass's outcome as the device reported it (`SpanRows.report`), apply the host's rules
         (the dedent cut, drafts) and move on if the block is decided."""
-        mask, tokens = self.tok.mask_id, report[1:1 + len(self.span.ids)]
-        self.span = Span(tokens, [t != mask for t in tokens])
+        self.span = Span(report[1:1 + len(self.span.ids)], self.tok.mask_id)
         # every position is committed once, the end tokens filled in included: the decided ones count them
-        self.stats.committed_tokens, self.stats.accepted_tokens = len(tokens) - tokens.count(mask), report[0]
+        self.stats.committed_tokens, self.stats.accepted_tokens = len(self.span.ids) - self.span.masked(), report[0]
         self.passes += 1
         if self.s.span == "block":
             self.dedent_cut(rows)
@@ -255,15 +254,15 @@ class Denoiser:
     def end_at(self, pos: int, rows: "SpanRows") -> None:
         """End the span at ``pos``: here and on the device."""
         span, stop = self.span, len(self.span.ids)
-        self.stats.committed_tokens += span.done[pos:].count(False)
-        span.ids[pos:], span.done[pos:] = [self.tok.end_id] * (stop - pos), [True] * (stop - pos)
+        self.stats.committed_tokens += span.masked(pos)
+        span.ids[pos:] = [self.tok.end_id] * (stop - pos)
         rows.end_at(self.row, len(self.prefix) + pos, len(self.prefix) + stop)
 
     def dedent_cut(self, rows: "SpanRows") -> None:
         """For "block" spans: end the span where a decided line starts left of the first line."""
         span = self.span
         texts, pos = [], 0
-        while pos < len(span.ids) and span.done[pos] and span.ids[pos] not in self.tok.end_ids:
+        while pos < len(span.ids) and span.ids[pos] != span.mask and span.ids[pos] not in self.tok.end_ids:
             texts.append(self.tok.token_texts[span.ids[pos]])
             pos += 1
         offsets, text = [], self.line_start
@@ -286,7 +285,7 @@ class Denoiser:
 
     def draft(self) -> str:
         span = self.span
-        return self.tok.decode([t for t, d in zip(span.ids, span.done) if d and t not in self.tok.end_ids])
+        return self.tok.decode([t for t in span.ids if t != span.mask and t not in self.tok.end_ids])
 
     def next_block(self) -> None:
         """The active block is decided: end, move to the next block with masks, or grow the span (its row on the
@@ -308,7 +307,6 @@ class Denoiser:
         lo = len(span.ids)  # the budget is full and no end yet: grow by a block
         grow = min(s.block_size, s.max_tokens - lo)
         span.ids += [self.tok.mask_id] * grow
-        span.done += [False] * grow
         self.block_lo, self.block_hi, self.stale_from, self.passes = lo, lo + grow, lo, 0
         self.cached = False  # the suffix moved: its keys need new positions
 

@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from . import budget
 from .errors import BadInput, Cancelled
 from .graphs import BlockGraphs

@@ -1,16 +1,19 @@
-"""`completer serve` in a process of its own, for the tests that talk to it over HTTP."""
+"""Servers for the tests that talk HTTP: `completer serve` in a process of its own, or an app on uvicorn in a thread."""
 
 from __future__ import annotations
 
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +47,22 @@ def running_server(model: str | None, extra: list[str], mode: str = "http") -> I
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[httpx.Client]:
+    """A real uvicorn on a free loopback port in a thread, and a client for it; shut down on exit."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join()

@@ -8,13 +8,10 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from completer.errors import BadInput, Cancelled
 from completer.http import create_app, is_loopback, serve
@@ -23,29 +20,11 @@ from completer.sampler import DenoiseSettings
 from completer.models import open_model
 from completer.scheduler import Scheduler
 from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
+from tests.servers import running
 
 PROMPT = "def add(a, b):\n    return "
 SUFFIX = "\n\nprint(add(2, 3))\n"
 REQUEST = {"prompt": PROMPT, "suffix": SUFFIX, "max_tokens": 8}
-
-
-@contextmanager
-def running(app: FastAPI) -> Iterator[httpx.Client]:
-    """A real uvicorn on a free loopback port in a thread, and a client for it; shut down on exit."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def loader(folder: Path) -> Callable[[], Scheduler]:

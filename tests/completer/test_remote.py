@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,8 @@ from completer.errors import CompleterError
 from completer.http import create_app
 from completer.models import is_remote, open_model
 from completer.sampler import DenoiseSettings
-from tests.completer.test_http import loader, running
 from tests.helpers import make_newline_checkpoint, make_tiny_checkpoint
-from tests.servers import free_port, running_server
+from tests.servers import free_port, running, running_server
 
 PROMPT, SUFFIX = "def add(a, b):\n    return ", "\n\nprint(add(2, 3))\n"
 
@@ -69,7 +69,7 @@ def test_a_threshold_or_steps_reach_our_server(server):
 
 
 def test_the_span_kind_reaches_our_server_so_a_line_stays_one_line(tmp_path: Path):
-    with running(create_app(loader(make_newline_checkpoint(tmp_path / "newlines")))) as client:
+    with running(create_app(functools.partial(open_model, str(make_newline_checkpoint(tmp_path / "newlines"))))) as client:
         with opened(f"{client.base_url}/v1") as model:
             free, line = (model.complete(PROMPT, SUFFIX, DenoiseSettings.for_effort(max_tokens=8, span=span)).text
                           for span in ("free", "line"))
