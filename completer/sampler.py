@@ -11,8 +11,8 @@ A `Denoiser` is one request's decoding, advanced one pass at a time; `batch_pass
 many of them with one forward per kind of pass (block windows; whole sequences for new, grown or
 refreshed ones), each request owning a row of a shared cache and a row of `SpanRows`, its tokens on
 the model's device. Windows are gathered, picks committed and ends settled there; the host sends
-each forward one small tensor of window bounds and reads one tensor back per pass, so on a GPU a
-pass waits for the device once. The scheduler decides who is in the batch.
+each forward one small tensor (window bounds and the positions the pass decides) and reads one tensor
+back per pass, so on a GPU a pass waits for the device once. The scheduler decides who is in the batch.
 
 A span ends at its first end/pad token; a span that fills its budget without one grows by a block
 up to ``max_tokens``. The span kind constrains decoding: a "line" span never commits a newline,
@@ -201,8 +201,13 @@ class Denoiser:
         return P + min(self.block_lo, self.stale_from) - self.shift, P + self.block_hi
 
     def masked_in_block(self) -> int:
-        """The positions the next pass predicts: the active block's undecided ones."""
+        """How many positions the next pass predicts: the active block's undecided ones."""
         return self.span.masked(self.block_lo, self.block_hi)
+
+    def undecided(self) -> list[int]:
+        """The sequence positions the next pass predicts, left to right: the active block's undecided ones."""
+        P, ids, mask = len(self.prefix), self.span.ids, self.tok.mask_id
+        return [P + i for i in range(self.block_lo, self.block_hi) if ids[i] == mask]
 
     def picks_per_pass(self) -> int:
         """Fixed schedule: how many positions the next pass commits, so the block is done in `steps`; 0 with a threshold."""
@@ -333,7 +338,7 @@ class SpanRows:
     (never picked, so a mask in the span is undecided), the draft the request may accept (-1 elsewhere),
     its prefix length, threshold, line flag and accepted-draft count. Passes build their windows from it
     and commit into it in place; the host reads it once per pass (`report`). The last column is the spare
-    one the cache has too, where padding writes.
+    one the cache has too, where padding writes: it always holds the mask, which padding reads.
     """
 
     def __init__(self, tok: Tokenizer, rows: int, length: int, device: torch.device):
@@ -445,68 +450,69 @@ def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: l
                 full: bool) -> None:
     """One forward over each state's window (`Denoiser.window`), padded to the longest (state i owns row
     first + i), then its picks committed and its span's end settled, all on the device: the host sends one
-    small tensor of window bounds and reads nothing. Padding writes its keys to the spare column and reads no
-    keys past its row's."""
+    small tensor of window bounds and the positions to decide, and reads nothing. Padding writes its keys to
+    the spare column, reads no keys past its row's and decides the spare column (which holds the mask)."""
     windows = [st.window(full) for st in states]
-    counts = [st.masked_in_block() for st in states]
+    targets = [st.undecided() for st in states]
+    n, spare, never, shift = max(map(len, targets)), rows.spare, rows.tokens.shape[1], states[0].shift
     lengths = [st.seq_len() for st in states]
-    never = rows.tokens.shape[1]  # past every column: a span with no end yet
-    bounds = to_device([[start, end - start, len(st.prefix) + st.block_lo - start, len(st.prefix) + st.block_hi - start,
-                         len(st.prefix) + len(st.span.ids), st.picks_per_pass(), length,
-                         never if st.end() is None else len(st.prefix) + st.end()]
-                        for st, (start, end), length in zip(states, windows, lengths)], rows.device)
-    start, width, lo, hi, span_end, picks, length, ended = bounds[:, :, None].unbind(1)
-    r, spare, shift = slice(first, first + len(states)), rows.spare, states[0].shift
+    # per row: its window, length and schedule, where the span ends (`never`: no end yet), then the sequence
+    # positions this pass decides, left to right, and the window column each one's logits are read at
+    info = to_device([[start, end - start, length, st.picks_per_pass(), len(st.prefix) + len(st.span.ids),
+                       never if st.end() is None else len(st.prefix) + st.end(),
+                       *at, *[spare] * (n - len(at)), *[p - start - shift for p in at], *[0] * (n - len(at))]
+                      for st, (start, end), length, at in zip(states, windows, lengths, targets)], rows.device)
+    start, width, length, picks, span_end, ended = info[:, :6, None].unbind(1)
+    target, logits_at = info[:, 6:6 + n], info[:, 6 + n:]
+    r = slice(first, first + len(states))
     cols = rows.columns[:max(end - begin for begin, end in windows)]
     positions = start + cols
-    outside = cols >= width
-    tokens = rows.tokens[r].gather(1, positions.clamp(max=spare))
-    wanted = (cols >= lo) & (cols < hi) & (tokens == rows.tok.mask_id)  # the block lies inside the window
-    # the block's undecided columns, left to right, then padding: one logit row each
-    order = wanted.to(torch.uint8).sort(dim=1, descending=True, stable=True).indices[:, :max(counts)]
-    valid = wanted.gather(1, order)
-    window = CacheWindow(cache, r, max(lengths), write=positions.masked_fill(outside, spare),
-                         kv_len=None if len(set(lengths)) == 1 else length[:, 0])
-    logits_at = (order - shift).clamp(min=0) if shift else order  # a shifted model reads position i's prediction off i-1
-    logits = forward(tokens.masked_fill_(outside, rows.tok.mask_id), positions, window, logits_at)
-    token, conf = pick(logits, states, rows, r, counts)
-    target = positions.gather(1, order).masked_fill_(~valid, spare)  # the sequence position each logit row decides
-    chosen = commit(rows, r, target, valid, token, conf, picks, fixed=any(st.s.threshold is None for st in states),
+    write = positions.masked_fill(cols >= width, spare)
+    window = CacheWindow(cache, r, max(lengths), write=write, kv_len=None if len(set(lengths)) == 1 else length[:, 0])
+    logits = forward(rows.tokens[r].gather(1, write), positions, window, logits_at)
+    token, conf = pick(logits, states, rows, r)
+    valid = target != spare
+    fixed = [st.s.threshold is None for st in states]
+    chosen = commit(rows, r, target, valid, token, conf, picks, thresholded=not all(fixed), fixed=any(fixed),
                     hinted=any(st.hint for st in states))
     settle_end(rows, r, target, valid, token, chosen, span_end, ended)
 
 
-def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice, counts: list[int]) -> tuple[Tensor, Tensor]:
+def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice) -> tuple[Tensor, Tensor]:
     """Each logit row's pick and its probability [B, n]: the top token, or for a request with a temperature a
     sample from its own generator. A mask or another special token is never picked (an end token may be: it
-    ends the span), nor a newline in a "line" span."""
+    ends the span), nor a newline in a "line" span. The logits are used up (`kernels.top_token` may work in
+    them)."""
     logits.index_fill_(-1, rows.banned, -math.inf)
     if any(st.s.span == "line" for st in states) and len(rows.newlines):
         logits[..., rows.newlines] = logits[..., rows.newlines].masked_fill(rows.line[r, None, None], -math.inf)
-    token, conf = kernels.top_token(logits.flatten(0, 1))
+    samples = [(i, st.masked_in_block(), st.sample(logits[i, :st.masked_in_block()]))
+               for i, st in enumerate(states) if st.s.temperature > 0]
+    token, conf = kernels.top_token(logits.flatten(0, 1), scratch=True)
     token, conf = token.view(logits.shape[:2]), conf.view(logits.shape[:2])
-    for i, (st, count) in enumerate(zip(states, counts)):
-        if st.s.temperature > 0:
-            token[i, :count], conf[i, :count] = st.sample(logits[i, :count])
+    for i, count, (sampled, probability) in samples:
+        token[i, :count], conf[i, :count] = sampled, probability
     return token, conf
 
 
 def commit(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: Tensor, conf: Tensor, picks: Tensor,
-           fixed: bool, hinted: bool) -> Tensor:
+           thresholded: bool, fixed: bool, hinted: bool) -> Tensor:
     """Commit each row's positions at least as confident as its threshold (its surest one when none is), or its
     ``picks`` surest, ties to the leftmost (fixed schedule), and those whose pick is its draft's token there;
-    returns which logit rows were committed."""
-    conf = conf.masked_fill(~valid, -1.0)  # padding is never chosen
-    chosen = (conf >= rows.threshold[r, None]).scatter_(1, conf.argmax(1, keepdim=True), True)
+    returns which logit rows were committed. The flags say whether any row has a threshold, a fixed schedule,
+    a draft: what no row needs is not computed."""
+    conf = torch.where(valid, conf, -1.0)  # padding is never chosen
+    if thresholded:
+        chosen = (conf >= rows.threshold[r, None]).scatter_(1, conf.argmax(1, keepdim=True), True)
     if fixed:
-        rank = conf.sort(dim=1, descending=True, stable=True).indices.argsort(1)
-        chosen = torch.where(picks > 0, rank < picks, chosen)
+        surest = conf.sort(dim=1, descending=True, stable=True).indices.argsort(1) < picks
+        chosen = torch.where(picks > 0, surest, chosen) if thresholded else surest
     if hinted:
         accepted = valid & ~chosen & (token == rows.hint[r].gather(1, target))
         chosen |= accepted
         rows.accepted[r].add_(accepted.sum(1))
     # every position a logit row decides holds the mask: those not chosen keep it
-    rows.tokens[r].scatter_(1, target, token.masked_fill(~chosen, rows.tok.mask_id))
+    rows.tokens[r].scatter_(1, target, torch.where(chosen, token, rows.tok.mask_id))
     return chosen
 
 
@@ -521,7 +527,7 @@ def settle_end(rows: SpanRows, r: slice, target: Tensor, valid: Tensor, token: T
     """
     cols = rows.columns
     is_end = torch.isin(token, rows.end_ids)
-    first = torch.minimum(ended, target.masked_fill(~(chosen & is_end), ended.max()).amin(1, keepdim=True))
+    first = torch.minimum(ended, torch.where(chosen & is_end, target, rows.tokens.shape[1]).amin(1, keepdim=True))
     # the run of undecided positions left of it that picked an end; everything else before it stays
     runs = torch.zeros(first.shape[0], cols.shape[0], dtype=torch.bool, device=cols.device)
     runs.scatter_(1, target, valid & ~chosen & is_end)

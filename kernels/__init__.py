@@ -90,17 +90,18 @@ def confidence(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     return confidence_reference(logits)
 
 
-def top_token(logits: Tensor) -> tuple[Tensor, Tensor]:
+def top_token(logits: Tensor, scratch: bool = False) -> tuple[Tensor, Tensor]:
     """For logits [N, V]: top token [N] int64 and its probability (fp32 [N]), all greedy decoding needs.
 
     On CPU it takes a quarter to a half of `confidence`'s time (README, "Kernels"); with Triton the
-    fused confidence kernel already reads the logits once.
+    fused confidence kernel already reads the logits once. ``scratch``: the caller is done with the
+    logits, and the reference may compute in them instead of in a copy as large.
     """
     if logits.dim() != 2 or logits.shape[1] < 2:
         raise ValueError(f"top_token wants logits [N, V] with V >= 2 (got {tuple(logits.shape)})")
     if use_triton(logits) and checked.ready("confidence", logits):
         return checked.triton("confidence")(logits)[:2]
-    return top_token_reference(logits)
+    return top_token_reference(logits, scratch)
 
 
 def rms_norm(x: Tensor, weight: Tensor, eps: float) -> Tensor:

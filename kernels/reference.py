@@ -29,7 +29,7 @@ def confidence_reference(logits: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor
     return top.indices[:, 0], top.values[:, 0], top.values[:, 0] - top.values[:, 1], entropy
 
 
-def top_token_reference(logits: Tensor) -> tuple[Tensor, Tensor]:
+def top_token_reference(logits: Tensor, scratch: bool = False) -> tuple[Tensor, Tensor]:
     """Top token [N] int64 (the first of equal ones) and its probability exp(max - logsumexp) (fp32 [N]).
 
     Two CPU slow paths are stepped around (README, "Kernels"): an argmax over the vocabulary is not
@@ -37,18 +37,20 @@ def top_token_reference(logits: Tensor) -> tuple[Tensor, Tensor]:
     maximum, then its place in that chunk; and exp takes a slow path 8x the fast one below e^-87, where
     most of a model's logits land once the max is taken off, so those terms are raised to e^-87: below
     float32's normal range, they cannot move a sum that holds the max's 1 (the result is bit for bit
-    torch.logsumexp's).
+    torch.logsumexp's). With ``scratch`` (the caller is done with float32 logits) the sum is taken in them
+    instead of in a new tensor: the logits of a batch's pass are megabytes, and a new tensor as large costs
+    more to fault in than the arithmetic.
     """
     logits = logits.float()
     N, V = logits.shape
     padded = F.pad(logits, (0, -V % ARGMAX_CHUNK), value=float("-inf")) if V % ARGMAX_CHUNK else logits
     chunks = padded.view(N, -1, ARGMAX_CHUNK)
     highest = chunks.amax(dim=-1)
-    best = highest.argmax(dim=-1)
+    top, best = highest.max(dim=-1)  # the first of equal maxima
     inside = chunks.gather(1, best[:, None, None].expand(N, 1, ARGMAX_CHUNK)).squeeze(1).argmax(dim=-1)
-    top = highest.amax(dim=-1, keepdim=True)
-    total = (logits - top).clamp_(min=-87.0).exp_().sum(dim=-1)
-    return best * ARGMAX_CHUNK + inside, torch.exp(top[:, 0] - (total.log() + top[:, 0]))
+    shifted = logits.sub_(top[:, None]) if scratch else logits - top[:, None]
+    total = shifted.clamp_(min=-87.0).exp_().sum(dim=-1)
+    return best * ARGMAX_CHUNK + inside, torch.exp(top - (total.log() + top))
 
 
 ARGMAX_CHUNK = 64

@@ -287,7 +287,8 @@ BATCH_PROMPTS = [("def mean(xs):\n    total = 0\n", "\n    return total / len(xs
 
 def test_a_batch_of_eight_reads_the_device_once_per_pass(engine):
     """Every kind of request at once (threshold, fixed schedule, line, block, draft, sampled, grown spans):
-    the host waits for the device once per pass, however many requests share it."""
+    the host waits for the device once per pass, however many requests share it; the padding of their
+    windows, decided into the spare column, leaves the mask there for the next pass to read."""
     tok = engine.tokenizer
     kinds = [dict(), dict(threshold=None, steps=3, block_size=4, max_tokens=12), dict(span="line"),
              dict(span="block", threshold=0.5), dict(temperature=0.8, seed=3), dict(block_size=4, max_tokens=16),
@@ -302,6 +303,8 @@ def test_a_batch_of_eight_reads_the_device_once_per_pass(engine):
     while batch.states:
         batch.step()
         passes += 1
+        if batch.rows is not None:
+            assert batch.rows.tokens[:, batch.rows.spare].eq(tok.mask_id).all()
     assert passes > 1
     assert [st.stats.host_syncs for st in states] == [st.stats.forward_passes for st in states]
 

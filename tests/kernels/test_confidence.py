@@ -78,3 +78,17 @@ def test_top_token_on_a_models_wide_logits_is_bit_for_bit_the_logsumexp_formula(
     assert ((logits - top.values[:, None]) < -87).float().mean() > 0.1  # the case at stake
     assert torch.equal(token, top.indices)
     assert torch.equal(prob, torch.exp(top.values - torch.logsumexp(logits, dim=-1)))
+
+
+@pytest.mark.parametrize("V", [8192, 8190])
+def test_top_token_computing_in_the_callers_logits_gives_the_same_bits(V):
+    """``scratch`` (the sampler's pass, done with its logits) sums in them instead of a copy: same token, same bits."""
+    import kernels
+
+    logits = torch.randn(9, 64, generator=torch.Generator().manual_seed(V)) @ torch.randn(64, V, generator=torch.Generator().manual_seed(2)) * 3
+    logits[:, 5] = -torch.inf  # a banned token
+    token, prob = kernels.top_token(logits.clone())
+    scratch = logits.clone()
+    token_in_place, prob_in_place = kernels.top_token(scratch, scratch=True)
+    assert torch.equal(token_in_place, token) and torch.equal(prob_in_place, prob)
+    assert not torch.equal(scratch, logits)  # the logits were used up, as the caller allowed
