@@ -7,6 +7,12 @@
 
 export type Effort = "low" | "medium" | "high";
 
+/** Arena mode: the systems' TOML and the database of battles (the server's default folder when left out). */
+export interface Arena {
+  systems: string;
+  db?: string;
+}
+
 export interface CompleterSettings {
   enable: boolean;
   /** Ask for a suggestion while typing; when false only the trigger command asks. */
@@ -14,7 +20,7 @@ export interface CompleterSettings {
   /** Checkpoint folder or hub id; "" lets the server use its bundled model. */
   model: string;
   /**
-   * The server's options (maxTokens ... minScore) are null unless the user sets them: a null one is not sent, so
+   * The server's options (maxTokens ... arenaStoreCode) are null unless the user sets them: a null one is not sent, so
    * the server's default holds (the main README's table of options).
    */
   maxTokens: number | null;
@@ -32,6 +38,10 @@ export interface CompleterSettings {
   editThreshold: number | null;
   /** Show nothing unless the best candidate's estimated chance of being right reaches this. */
   minScore: number | null;
+  /** Two systems' suggestions at once, the user's pick recorded as a vote; null: off. */
+  arena: Arena | null;
+  /** Store the code around each battle in the arena's database. */
+  arenaStoreCode: boolean | null;
   serverPath: string;
   serverArgs: string[];
   /** When set, the server runs as `<pythonPath> -m lsp --stdio` instead of serverPath. */
@@ -54,6 +64,8 @@ export const DEFAULT_SETTINGS: CompleterSettings = {
   nextEdits: true,
   editThreshold: null,
   minScore: null,
+  arena: null,
+  arenaStoreCode: null,
   serverPath: "completer",
   serverArgs: ["serve", "--stdio"],
   pythonPath: "",
@@ -71,7 +83,7 @@ export function readSettings(get: SettingsReader): CompleterSettings {
 }
 
 /** The server's options the extension has a setting for: each is sent only when the user set it. */
-const SERVER_OPTIONS = ["maxTokens", "effort", "threshold", "editThreshold", "minScore"] as const;
+const SERVER_OPTIONS = ["maxTokens", "effort", "threshold", "editThreshold", "minScore", "arena", "arenaStoreCode"] as const;
 
 /** What the server reads from initializationOptions and from the `completer` configuration section. */
 export interface ServerSettings {
@@ -84,6 +96,8 @@ export interface ServerSettings {
   threshold?: number;
   editThreshold?: number;
   minScore?: number;
+  arena?: Arena;
+  arenaStoreCode?: boolean;
 }
 
 export function serverSettings(settings: CompleterSettings): ServerSettings {

@@ -48,3 +48,12 @@ test("languageEnabled honours the language list, the '*' wildcard and the enable
   assert.equal(languageEnabled({ ...DEFAULT_SETTINGS, languages: ["*"] }, "markdown"), true);
   assert.equal(languageEnabled({ ...pythonOnly, enable: false }, "python"), false);
 });
+
+test("serverSettings sends the arena's settings only when the user set them", () => {
+  assert.equal("arena" in serverSettings(DEFAULT_SETTINGS), false);
+  assert.equal("arenaStoreCode" in serverSettings(DEFAULT_SETTINGS), false);
+  const arena = { systems: "/home/me/systems.toml", db: "/home/me/arena.sqlite" };
+  const sent = serverSettings({ ...DEFAULT_SETTINGS, arena, arenaStoreCode: false });
+  assert.deepEqual(sent.arena, arena);
+  assert.equal(sent.arenaStoreCode, false);
+});
