@@ -3,8 +3,10 @@
  * inline completions and, while the model works, its drafts; after a pause
  * in typing it asks for a next edit, and "Rewrite Selection" (a command and
  * the server's code action) previews a rewrite, both drawn by editView.ts.
+ * In arena mode it shows two systems' suggestions at once (the second drawn
+ * by arenaView.ts), counts the votes and opens the leaderboard.
  * The logic that does not need VS Code lives in settings.ts, serverCommand.ts,
- * restartPolicy.ts, status.ts, ranges.ts, drafts.ts and nextEdit.ts.
+ * restartPolicy.ts, status.ts, ranges.ts, drafts.ts, nextEdit.ts and arena.ts.
  */
 import * as os from "os";
 import * as vscode from "vscode";
@@ -16,6 +18,8 @@ import {
   State,
 } from "vscode-languageclient/node";
 import type { LanguageClientOptions, Middleware } from "vscode-languageclient/node";
+import { LEADERBOARD_COMMAND, markdownOf, splitArenaPair, VOTE_COMMAND, voteCountText, votesOf } from "./arena";
+import * as arenaView from "./arenaView";
 import { Draft, DRAFT_NOTIFICATION, draftFirstLine } from "./drafts";
 import { acceptEdit, decorationTypes, dismissEdit, onDocumentChanged, showEdits } from "./editView";
 import { editsOf, NEXT_EDIT_REQUEST, REWRITE_COMMAND } from "./nextEdit";
@@ -43,6 +47,13 @@ let nextEditTimer: NodeJS.Timeout | undefined;
 const draftDecoration = vscode.window.createTextEditorDecorationType({
   after: { color: new vscode.ThemeColor("editorGhostText.foreground"), fontStyle: "italic" },
 });
+/** Arena mode's status bar item: the votes in the database, once the server has told the count. */
+let arenaItem: vscode.StatusBarItem;
+let arenaVotes: number | undefined;
+/** The leaderboard opens as a read-only document of this scheme: nothing to save, nothing sent to the server. */
+const LEADERBOARD_URI = vscode.Uri.from({ scheme: "completer-arena", path: "Arena leaderboard.md" });
+let leaderboard = "";
+const leaderboardChanged = new vscode.EventEmitter<vscode.Uri>();
 
 function currentSettings(): CompleterSettings {
   const config = vscode.workspace.getConfiguration("completer");
@@ -59,10 +70,21 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     item.backgroundColor = view.isError ? new vscode.ThemeColor("statusBarItem.errorBackground") : undefined;
   });
   item.show();
+  arenaItem = vscode.window.createStatusBarItem("arena", vscode.StatusBarAlignment.Right, 99);
+  arenaItem.name = "Completer Arena";
+  arenaItem.command = LEADERBOARD_COMMAND;
+  arenaItem.tooltip = "Completer arena: Tab accepts the ghost text, Shift+Tab the suggestion below it. Click for the leaderboard.";
+  showArenaVotes();
 
   context.subscriptions.push(
     output,
     item,
+    arenaItem,
+    leaderboardChanged,
+    vscode.workspace.registerTextDocumentContentProvider(LEADERBOARD_URI.scheme, {
+      onDidChange: leaderboardChanged.event,
+      provideTextDocumentContent: () => leaderboard,
+    }),
     vscode.commands.registerCommand("completer.trigger", () =>
       vscode.commands.executeCommand("editor.action.inlineSuggest.trigger"),
     ),
@@ -77,21 +99,31 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("completer.rewriteSelection", () => rewriteSelection()),
     vscode.commands.registerCommand("completer.acceptEdit", () => acceptEdit()),
     vscode.commands.registerCommand("completer.dismissEdit", () => dismissEdit()),
+    vscode.commands.registerCommand("completer.arenaAcceptSecond", () => arenaView.acceptSecond()),
+    vscode.commands.registerCommand("completer.arenaDismiss", () => arenaView.dismissSecond()),
     vscode.workspace.onDidChangeConfiguration((event) => onConfigurationChanged(event)),
     vscode.workspace.onDidChangeTextDocument((event) => {
       clearDraft();
       if (event.contentChanges.length > 0) {
         onDocumentChanged(event.document);
+        arenaView.onDocumentChanged(event.document);
         scheduleNextEdit(event.document);
       }
       if (client?.state !== State.Running && event.document === vscode.window.activeTextEditor?.document) {
         typedWhileStarting = event.contentChanges.length > 0 || typedWhileStarting;
       }
     }),
-    vscode.window.onDidChangeTextEditorSelection(() => clearDraft()),
-    vscode.window.onDidChangeActiveTextEditor(() => dismissEdit()),
+    vscode.window.onDidChangeTextEditorSelection((event) => {
+      clearDraft();
+      arenaView.onSelectionChanged(event.textEditor);
+    }),
+    vscode.window.onDidChangeActiveTextEditor(() => {
+      dismissEdit();
+      arenaView.clearSecond();
+    }),
     draftDecoration,
     ...decorationTypes,
+    ...arenaView.arenaDecorationTypes,
   );
   await startServer();
 }
@@ -106,6 +138,10 @@ async function onConfigurationChanged(event: vscode.ConfigurationChangeEvent): P
   }
   const settings = currentSettings();
   status.setEnabled(settings.enable);
+  if (event.affectsConfiguration("completer.arena")) {
+    arenaVotes = undefined; // another database, maybe
+    showArenaVotes();
+  }
   if (PROCESS_SETTINGS.some((key) => event.affectsConfiguration(`completer.${key}`))) {
     await restartServer();
   } else if (client?.state === State.Running) {
@@ -174,7 +210,7 @@ function clientOptions(started: number): LanguageClientOptions {
     // A function, so a restart after a crash sends the settings of that moment.
     initializationOptions: () => serverSettings(currentSettings()),
     outputChannel: output,
-    middleware: { ...inlineCompletionMiddleware, executeCommand: previewRewrite },
+    middleware: { ...inlineCompletionMiddleware, executeCommand: onCommand },
     initializationFailedHandler: () => false,
     // Both handled here: the client's own handling pops up raw errors (EPIPE) and restarts without back-off.
     errorHandler: {
@@ -192,8 +228,9 @@ function clientOptions(started: number): LanguageClientOptions {
 
 /**
  * Filters by language and enable flag, gives every item a range (without one VS Code takes the
- * word at the cursor as the range and drops items that do not start with it), and feeds the
- * status bar with working, latency and empty results.
+ * word at the cursor as the range and drops items that do not start with it), feeds the
+ * status bar with working, latency and empty results, and in arena mode hands VS Code the first
+ * suggestion only and draws the second.
  */
 const inlineCompletionMiddleware: Middleware = {
   async provideInlineCompletionItems(document, position, context, token, next) {
@@ -205,6 +242,7 @@ const inlineCompletionMiddleware: Middleware = {
       return null;
     }
     const uri = document.uri.toString();
+    const version = document.version;
     inFlight.set(uri, (inFlight.get(uri) ?? 0) + 1);
     status.requestStarted();
     const startedAt = performance.now();
@@ -214,11 +252,18 @@ const inlineCompletionMiddleware: Middleware = {
       const result = await next(document, position, context, token);
       const items = result ? (Array.isArray(result) ? result : result.items) : [];
       fillMissingRanges(items, new vscode.Range(position, position));
-      if (!token.isCancellationRequested) {
-        latencyMs = performance.now() - startedAt;
-        empty = items.length === 0;
+      if (token.isCancellationRequested) {
+        return result;
       }
-      return result;
+      latencyMs = performance.now() - startedAt;
+      empty = items.length === 0;
+      const { shown, second } = splitArenaPair(items);
+      const editor = vscode.window.activeTextEditor;
+      arenaView.clearSecond();
+      if (second && editor?.document === document && editor.selection.active.isEqual(position)) {
+        arenaView.showSecond(editor, version, position.line, second);
+      }
+      return second ? shown : result;
     } finally {
       inFlight.set(uri, (inFlight.get(uri) ?? 1) - 1);
       clearDraft();
@@ -227,12 +272,28 @@ const inlineCompletionMiddleware: Middleware = {
   },
 };
 
+/** The server's commands whose results the extension shows: rewrites, arena votes and the leaderboard. */
+const onCommand: Middleware["executeCommand"] = async (command, args, next) => {
+  switch (command) {
+    case REWRITE_COMMAND:
+      return previewRewrite(args, next);
+    case VOTE_COMMAND:
+      return countVotes(await next(command, args));
+    case LEADERBOARD_COMMAND:
+      return openLeaderboard(next);
+    default:
+      return next(command, args);
+  }
+};
+
+type NextCommand = Parameters<NonNullable<Middleware["executeCommand"]>>[2];
+
 /** The rewrite command's result (also when run from the server's code action) is previewed, not applied unseen. */
-const previewRewrite: Middleware["executeCommand"] = async (command, args, next) => {
+async function previewRewrite(args: unknown[], next: NextCommand): Promise<unknown> {
   const editor = vscode.window.activeTextEditor;
   const version = editor?.document.version;
-  const result = await next(command, args);
-  if (command === REWRITE_COMMAND && editor && editor === vscode.window.activeTextEditor) {
+  const result = await next(REWRITE_COMMAND, args);
+  if (editor && editor === vscode.window.activeTextEditor) {
     const edits = editsOf(result, version);
     if (edits.length === 0) {
       void vscode.window.setStatusBarMessage("Completer: the rewrite is the same text", 3000);
@@ -240,7 +301,41 @@ const previewRewrite: Middleware["executeCommand"] = async (command, args, next)
     showEdits(editor, version ?? -1, edits);
   }
   return result;
-};
+}
+
+/** A vote's (or the leaderboard's) count of votes goes to the status bar. */
+function countVotes(result: unknown): unknown {
+  arenaVotes = votesOf(result) ?? arenaVotes;
+  showArenaVotes();
+  return result;
+}
+
+function showArenaVotes(): void {
+  arenaItem.text = voteCountText(arenaVotes);
+  if (currentSettings().arena === null) {
+    arenaItem.hide();
+  } else {
+    arenaItem.show();
+  }
+}
+
+/** "Completer: Arena Leaderboard": the server's report as a read-only markdown document; its error (arena mode off) as a message. */
+async function openLeaderboard(next: NextCommand): Promise<unknown> {
+  let result: unknown;
+  try {
+    result = countVotes(await next(LEADERBOARD_COMMAND, []));
+  } catch (error) {
+    void vscode.window.showErrorMessage(`Completer: ${errorText(error)}`);
+    return undefined;
+  }
+  const markdown = markdownOf(result);
+  if (markdown !== undefined) {
+    leaderboard = markdown;
+    leaderboardChanged.fire(LEADERBOARD_URI);
+    await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(LEADERBOARD_URI), { preview: false });
+  }
+  return result;
+}
 
 /** Ask again once typing pauses, for the active editor's document. */
 function scheduleNextEdit(document: vscode.TextDocument): void {
