@@ -55,7 +55,7 @@ def test_flags_not_given_keep_the_tables_defaults_and_given_ones_are_converted_a
 def test_the_vscode_extension_declares_each_server_option_it_has_as_the_table_does_and_unset():
     properties = json.loads((REPO / "editors" / "vscode" / "package.json").read_text())["contributes"]["configuration"]["properties"]
     declared = {o.key: o for o in OPTIONS if LSP in o.takes and f"completer.{o.key}" in properties and o.key not in EXTENSION_OWNS}
-    assert set(declared) == {"maxTokens", "effort", "threshold", "editThreshold", "minScore"}
+    assert set(declared) == {"maxTokens", "effort", "threshold", "editThreshold", "minScore", "arena", "arenaStoreCode"}
     for key, o in declared.items():
         schema = properties[f"completer.{key}"]
         assert schema["default"] is None and "null" in schema["type"], key
