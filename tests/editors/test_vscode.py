@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ STATUS_ITEM = "[id='completer.completer'] .statusbar-item-label"  # the extensio
 GHOST_INLINE = ".part.editor .monaco-editor .view-line .ghost-text-decoration"  # ghost text on the cursor's line
 GHOST_LINES = ".part.editor .monaco-editor .suggest-preview-text .view-line"  # its further lines (a view zone)
 READY = "$(sparkle)"  # how the status bar item starts in every "ready" state (editors/vscode/src/status.ts)
+ARENA_ITEM = "[id='completer.completer.arena'] .statusbar-item-label"  # arena mode's vote count (id: extension id.item id)
 
 
 def code_server_launcher() -> Path | None:
@@ -124,11 +126,12 @@ def write_script(path: Path, rules: list[dict], **options: Any) -> Path:
     return path
 
 
-def point_at_script(machine_settings: Path, script: Path) -> None:
-    """Run the scripted server on `script`: changing completer.serverArgs makes the extension restart it."""
-    settings = {"completer.serverPath": sys.executable,
-                "completer.serverArgs": ["-m", "tests.editors.scripted_server", str(script)]}
-    machine_settings.write_text(json.dumps(settings, indent=1))
+def point_at_script(machine_settings: Path, script: Path, settings: dict[str, Any] | None = None) -> None:
+    """Run the scripted server on `script`: changing completer.serverArgs makes the extension restart it.
+    `settings`: more of the extension's, which the new server starts with."""
+    command = {"completer.serverPath": sys.executable,
+               "completer.serverArgs": ["-m", "tests.editors.scripted_server", str(script)]}
+    machine_settings.write_text(json.dumps({**command, **(settings or {})}, indent=1))
 
 
 def server_loaded(server: CodeServer, script: Path) -> bool:
@@ -279,10 +282,10 @@ class Editor:
         """Until the editor shows exactly `expected`: a multi-line suggestion renders its further lines a frame later."""
         self.wait_for(lambda: ghost_text(self.page) == expected, f"the ghost text {expected!r}")
 
-    def use_script(self, rules: list[dict], **options: Any) -> None:
-        """Restart the extension's server on this test's own script and wait until it is ready."""
+    def use_script(self, rules: list[dict], settings: dict[str, Any] | None = None, **options: Any) -> None:
+        """Restart the extension's server on this test's own script (and `settings`) and wait until it is ready."""
         script = write_script(self.tmp_path / "script.json", rules, **options)
-        point_at_script(self.server.machine_settings, script)
+        point_at_script(self.server.machine_settings, script, settings)
         self.wait_for(lambda: server_loaded(self.server, script), f"the server to restart on {script}")
         self.wait_for(lambda: status_text(self.page).startswith(READY), "the status bar to say the server is ready")
 
@@ -409,6 +412,15 @@ def edit_preview(page: Page) -> tuple[str, str]:
     return struck.replace("\u00a0", " "), beside[1:-1] if beside else ""
 
 
+def run_command(editor: Editor, title: str) -> None:
+    """"Completer: `title`" from the command palette (F1)."""
+    editor.page.keyboard.press("F1")
+    editor.wait_for(lambda: editor.page.query_selector(".quick-input-widget input:focus"), "the command palette")
+    editor.type(f"Completer: {title}")
+    editor.wait_for(lambda: editor.page.query_selector(f".quick-input-list .monaco-list-row[aria-label*='{title}']"), f"the command {title}")
+    editor.page.keyboard.press("Enter")
+
+
 def select_word_left_of_line_end(editor: Editor, up: int) -> None:
     for _ in range(up):
         editor.page.keyboard.press("ArrowUp")
@@ -449,11 +461,7 @@ def test_rewrite_selection_from_the_command_palette_previews_and_tab_applies(edi
     editor.use_script(FIX_RULES)
     path = editor.open("rewrite.py", SLIPPED)
     select_word_left_of_line_end(editor, up=2)
-    editor.page.keyboard.press("F1")
-    editor.wait_for(lambda: editor.page.query_selector(".quick-input-widget input:focus"), "the command palette")
-    editor.type("Completer: Rewrite Selection")
-    editor.wait_for(lambda: editor.page.query_selector(".quick-input-list .monaco-list-row[aria-label*='Rewrite Selection']"), "the command")
-    editor.page.keyboard.press("Enter")
+    run_command(editor, "Rewrite Selection")
     editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the rewrite's preview")
     apply_and_save(editor, path, SLIPPED.replace("valeu", "value"))
 
@@ -468,3 +476,103 @@ def test_the_servers_rewrite_code_action_is_offered_on_a_selection_and_previewed
     editor.page.click(action)
     editor.wait_for(lambda: edit_preview(editor.page) == ("valeu", "value"), "the code action's preview")
     apply_and_save(editor, path, SLIPPED.replace("valeu", "value"))
+
+
+# Arena mode: both systems run on the scripted model, each with its own effort, so the text says who wrote it.
+ARENA_SYSTEMS = """[systems.quick]
+effort = "low"
+lookup_drafts = 0
+
+[systems.careful]
+effort = "high"
+lookup_drafts = 0
+"""
+ARENA_RULES = [{"after": "arena = ", "text": "{effort}_pick"}]
+WROTE = {"low_pick": "quick", "high_pick": "careful"}
+OTHER = {"low_pick": "high_pick", "high_pick": "low_pick"}
+
+
+def use_arena(editor: Editor) -> Path:
+    """Restart the server in arena mode on this test's systems file and database; the database's path."""
+    systems, db = editor.tmp_path / "systems.toml", editor.tmp_path / "arena.sqlite"
+    systems.write_text(ARENA_SYSTEMS)
+    editor.use_script(ARENA_RULES, settings={"completer.arena": {"systems": str(systems), "db": str(db)}})
+    return db
+
+
+def arena_second_text(page: Page) -> str:
+    """The arena's second suggestion as the extension draws it ("" when none): a decoration's CSS content naming its key."""
+    content = page.evaluate("""() => [...document.querySelectorAll(".part.editor .monaco-editor .view-line span[class*='ced-']")]
+        .flatMap((e) => [getComputedStyle(e, "::before").content, getComputedStyle(e, "::after").content])
+        .find((c) => c && c.startsWith('"Shift+Tab')) || ""
+    """)
+    return content[1:-1].replace('\\"', '"').replace("\\\\", "\\") if content else ""
+
+
+def arena_status(page: Page) -> str:
+    label = page.query_selector(ARENA_ITEM)
+    return label.text_content() if label else ""
+
+
+def wait_for_pair(editor: Editor) -> tuple[str, str]:
+    """Both suggestions on screen: (the ghost text, the second below it), in the random order the server chose."""
+    shown = editor.wait_for(lambda: ghost_text(editor.page) in WROTE and ghost_text(editor.page), "the first suggestion as ghost text")
+    second = OTHER[shown]
+    editor.wait_for(lambda: arena_second_text(editor.page) == f"Shift+Tab: {second}", f"the second suggestion {second!r} drawn below")
+    return shown, second
+
+
+def pair_in_new_file(editor: Editor, name: str) -> tuple[str, str]:
+    """Arena mode on, `name` opened empty and `arena = ` typed: both suggestions on screen, as wait_for_pair gives them."""
+    use_arena(editor)
+    editor.open(name, "")
+    editor.type("arena = ")
+    return wait_for_pair(editor)
+
+
+def votes(db: Path) -> list[tuple[str, str, str]]:
+    """The battles the user decided, in order: (system shown first, system shown second, outcome)."""
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as connection:
+        return connection.execute("SELECT first, second, outcome FROM editor_battles WHERE outcome IN ('first', 'second') "
+                                  "ORDER BY rowid").fetchall()
+
+
+def test_arena_shows_both_suggestions_and_tab_or_shift_tab_writes_that_one_and_votes_for_it(editor: Editor) -> None:
+    db = use_arena(editor)
+    path = editor.open("arena.py", "\nprint(arena)\n")
+    editor.page.keyboard.press("Control+Home")
+    editor.type("arena = ")  # a line below: the second is drawn at its start
+    first_shown, first_other = wait_for_pair(editor)
+    editor.page.keyboard.press("Tab")
+    editor.wait_for(lambda: arena_second_text(editor.page) == "", "the second suggestion to go after Tab")
+    editor.wait_for(lambda: arena_status(editor.page) == "arena: 1 vote", "the status bar to count the vote")
+    editor.page.keyboard.press("Control+End")
+    editor.type("arena = ")  # the last line: the second is drawn after it
+    second_shown, second_other = wait_for_pair(editor)
+    editor.page.keyboard.press("Shift+Tab")
+    editor.wait_for(lambda: ghost_text(editor.page) == "" and arena_second_text(editor.page) == "", "both suggestions to go after Shift+Tab")
+    editor.wait_for(lambda: arena_status(editor.page) == "arena: 2 votes", "the status bar to count the second vote")
+    editor.page.keyboard.press("Control+S")
+    expected = f"arena = {first_shown}\nprint(arena)\narena = {second_other}"
+    editor.wait_for(lambda: path.read_text() == expected, f"{path.name} to be saved as {expected!r}")
+    assert votes(db) == [(WROTE[first_shown], WROTE[first_other], "first"), (WROTE[second_shown], WROTE[second_other], "second")], \
+        editor.explain(f"the votes in {db}: {votes(db)}")
+
+
+def test_the_arena_leaderboard_command_opens_the_servers_report(editor: Editor) -> None:
+    pair_in_new_file(editor, "leaderboard.py")
+    editor.page.keyboard.press("Tab")
+    editor.wait_for(lambda: arena_status(editor.page) == "arena: 1 vote", "the status bar to count the vote")
+    run_command(editor, "Arena Leaderboard")
+    editor.wait_for(lambda: editor.page.title().startswith("Arena leaderboard.md"), "the leaderboard to be the active editor")
+    text = editor.page.evaluate("""() => [...document.querySelectorAll(".part.editor .monaco-editor .view-line")]
+        .map((e) => e.textContent).join("\\n")""").replace("\u00a0", " ")
+    assert "Arena leaderboard" in text and "quick" in text and "careful" in text, editor.explain(f"the leaderboard: {text!r}")
+
+
+def test_esc_hides_both_arena_suggestions(editor: Editor) -> None:
+    pair_in_new_file(editor, "arena_esc.py")
+    editor.page.keyboard.press("Escape")
+    editor.wait_for(lambda: ghost_text(editor.page) == "" and arena_second_text(editor.page) == "", "both suggestions to go after Esc")
