@@ -68,14 +68,20 @@ class Editor:
     session: str
     version: str
 
+    def screen_rows(self) -> list[list[tuple[str, set[str]]]]:
+        """The screen's rows as (character, SGR attributes in effect) pairs. tmux writes an attribute where it
+        changes, so one set on a row holds on the next ones until reset (a colour running on into a virtual line)."""
+        rows: list[list[tuple[str, set[str]]]] = [[]]
+        for ch, attrs in parse_sgr(self.tmux("capture-pane", "-p", "-e")):
+            if ch == "\n":
+                rows.append([])
+            else:
+                rows[-1].append((ch, attrs))
+        return rows
+
     def screen_line(self, needle: str) -> list[tuple[str, set[str]]]:
         """The screen row holding `needle`, as (character, SGR attributes in effect) pairs."""
-        dump = self.tmux("capture-pane", "-p", "-e")
-        for row in dump.split("\n"):
-            cells = parse_sgr(row)
-            if needle in "".join(ch for ch, _ in cells):
-                return cells
-        return []
+        return next((cells for cells in self.screen_rows() if needle in "".join(ch for ch, _ in cells)), [])
 
     def tmux(self, *command: str) -> str:
         """A tmux command on this editor's own tmux server (-L): no shared server to start or stop under another test."""
@@ -94,17 +100,17 @@ class Editor:
         return self.nvim.exec_lua("return require('completer').status()")
 
 
-def parse_sgr(row: str) -> list[tuple[str, set[str]]]:
-    """Characters of one captured row with the SGR codes set when each was drawn (reset by 0 or an empty code)."""
+def parse_sgr(text: str) -> list[tuple[str, set[str]]]:
+    """Characters of captured text with the SGR codes set when each was drawn (reset by 0 or an empty code)."""
     cells, attrs = [], set()
-    for escape, text in re.findall(r"(\x1b\[[0-9;]*m)?([^\x1b]*)", row):
+    for escape, chunk in re.findall(r"(\x1b\[[0-9;]*m)?([^\x1b]*)", text):
         if escape:
             codes = escape[2:-1].split(";")
             if codes == [""] or "0" in codes[:1]:
                 attrs = set()
                 codes = codes[1:]
             attrs |= {code for code in codes if code}
-        cells += [(ch, set(attrs)) for ch in text]
+        cells += [(ch, set(attrs)) for ch in chunk]
     return cells
 
 
