@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -409,3 +410,109 @@ def test_missing_server_gives_one_clear_message_and_health_names_it(version: str
         assert "last error: completer: server command" in report
     finally:
         stop_editor(editor)
+
+
+# Arena mode: two systems on the scripted model, told apart by what the rule writes with their effort.
+ARENA_RULE = {"after": "arena = ", "text": "{effort}_pick"}
+ARENA_SYSTEMS = """\
+[systems.quick]
+effort = "low"
+lookup_drafts = 0
+
+[systems.careful]
+effort = "high"
+lookup_drafts = 0
+"""
+WRITER = {"low_pick": "quick", "high_pick": "careful"}  # each suggestion's system
+
+
+@dataclass
+class Arena:
+    editor: Editor
+    db: Path
+
+    def battles(self) -> list[tuple[str, str, str | None]]:
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            return db.execute("SELECT first, second, outcome FROM editor_battles ORDER BY rowid").fetchall()
+
+
+@pytest.fixture(scope="module", params=sorted(NEOVIMS))
+def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
+    if NEOVIMS[request.param] is None:
+        pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
+    folder = tmp_path_factory.mktemp(f"arena-{request.param}")
+    (folder / "systems.toml").write_text(ARENA_SYSTEMS)
+    db = folder / "arena.sqlite"
+    editor = start_editor(folder, request.param, {"arena": {"systems": str(folder / "systems.toml"), "db": str(db)}},
+                          {"rules": [ARENA_RULE], "options": SERVER_OPTIONS})
+    yield Arena(editor, db)
+    stop_editor(editor)
+
+
+def type_until_both_shown(editor: Editor, name: str) -> tuple[str, str]:
+    """In a new file type "arena = ", then wait for both suggestions: the first as ghost text at the cursor, the
+    second in ghost colours on the line below after the key that accepts it. Returns (first, second)."""
+    open_python(editor, name, [""])
+    editor.nvim.input("iarena = ")
+
+    def both_shown():
+        rows = editor.screen_rows()
+        for row, below in zip(rows, rows[1:]):
+            if "".join(ch for ch, _ in row).startswith("arena = "):
+                first = "".join(ch for ch, attrs in row if is_ghost(attrs))
+                text = "".join(ch for ch, _ in below).strip()
+                second = text.removeprefix("<S-Tab> ")
+                colours = all(is_ghost(attrs) for ch, attrs in below if ch.strip())
+                if {first, second} == set(WRITER) and text.startswith("<S-Tab> ") and colours:
+                    return first, second
+        return None
+
+    try:
+        return wait_for(both_shown, "both arena suggestions")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the screen shows:\n{editor.screen()}") from None
+
+
+def test_arena_shows_both_suggestions_and_tab_inserts_the_first_and_votes_for_it(arena: Arena):
+    editor = arena.editor
+    first, second = type_until_both_shown(editor, "arena_first.py")
+    assert not editor.status()["native"]  # 0.12 too: Neovim's own inline completion shows one at a time
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.buffer_text() == f"arena = {first}", f"the first suggestion {first!r}")
+    wait_for(lambda: not editor.screen_line(f"<S-Tab> {second}"), "the second suggestion to go")
+    wait_for(lambda: arena.battles()[-1:] == [(WRITER[first], WRITER[second], "first")], "the vote for the first")
+    votes = wait_for(lambda: editor.status().get("arena_votes"), "the vote count")  # nil (left out) until a reply
+    assert f"arena votes: {votes}" in editor.nvim.api.exec("CompleterStatus", True)
+
+
+def test_arena_second_key_inserts_the_suggestion_below_and_votes_for_it(arena: Arena):
+    editor = arena.editor
+    first, second = type_until_both_shown(editor, "arena_second.py")
+    editor.nvim.input("<S-Tab>")
+    wait_for(lambda: editor.buffer_text() == f"arena = {second}", f"the second suggestion {second!r}")
+    assert editor.nvim.api.get_mode()["mode"] == "i"
+    assert tuple(editor.nvim.current.window.cursor) == (1, len(f"arena = {second}"))
+    wait_for(lambda: arena.battles()[-1:] == [(WRITER[first], WRITER[second], "second")], "the vote for the second")
+
+
+def test_arena_dismiss_clears_both_suggestions(arena: Arena):
+    editor = arena.editor
+    _, second = type_until_both_shown(editor, "arena_dismiss.py")
+    editor.nvim.input("<C-]>")
+    wait_for(lambda: editor.screen_text("arena =") == "arena =" and not editor.screen_line(second), "both to go")
+    assert editor.buffer_text() == "arena = "
+
+
+def test_arena_leaderboard_opens_as_markdown_with_both_systems(arena: Arena):
+    editor = arena.editor
+    type_until_both_shown(editor, "arena_board.py")
+    editor.nvim.input("<Tab><Esc>")  # a vote of its own: both systems are in the database
+    wait_for(lambda: arena.battles()[-1][2] == "first", "the vote")
+    editor.nvim.command("CompleterArena")
+    try:
+        report = wait_for(lambda: editor.nvim.current.buffer.options["filetype"] == "markdown" and editor.buffer_text(),
+                          "the leaderboard's buffer")
+        assert "Arena leaderboard" in report and "quick" in report and "careful" in report, report
+        assert editor.nvim.current.buffer.options["buftype"] == "nofile"
+    finally:
+        editor.nvim.command("silent! close")  # the leaderboard's window, if it opened
