@@ -25,15 +25,18 @@ PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 
 
 def commands() -> dict[str, EntryPoint]:
-    """Command name -> the entry point of the function that adds its parser.
+    """Command name -> the entry point of the function that adds its parser."""
+    return registered(GROUP)
 
-    The installed metadata's table, and over it the source tree's where this package runs from one:
-    an editable install keeps the table of its last `pip install` until it is installed again.
-    """
-    found = {ep.name: ep for ep in entry_points(group=GROUP)}
+
+def registered(group: str) -> dict[str, EntryPoint]:
+    """Name -> entry point of ``group``: the installed metadata's table, and over it the source tree's where this
+    package runs from one (an editable install keeps the table of its last `pip install` until it is installed
+    again)."""
+    found = {ep.name: ep for ep in entry_points(group=group)}
     if PYPROJECT.is_file():
-        table = tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"][GROUP]
-        found.update({name: EntryPoint(name, value, GROUP) for name, value in table.items()})
+        table = tomllib.loads(PYPROJECT.read_text())["project"]["entry-points"].get(group, {})
+        found.update({name: EntryPoint(name, value, group) for name, value in table.items()})
     return found
 
 

@@ -172,6 +172,12 @@ def is_languages(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(on, bool) for on in value.values())
 
 
+def is_arena(value: Any) -> bool:
+    """Arena mode's files: {"systems": PATH} and, optionally, "db": PATH."""
+    return (isinstance(value, dict) and set(value) <= {"systems", "db"} and isinstance(value.get("systems"), str)
+            and bool(value["systems"].strip()) and isinstance(value.get("db", "-"), str) and bool(value.get("db", "-").strip()))
+
+
 @dataclass(frozen=True)
 class Options:
     """What a user may set about one suggestion: how it is decoded, drafted and shown."""
@@ -225,6 +231,12 @@ class ServerOptions:
     languages: list[str] | dict[str, bool] | None = option(
         None, '`["python", "rust"]` turns only those on (`"*"`: all); `{"go": false}` turns one off', (LSP,),
         null="all on", must="a list of languageIds or a map languageId -> bool", fits=is_languages)
+    arena: dict[str, str] | None = option(
+        None, "arena mode: two systems of the systems file (the arena's TOML) answer each request, and the one you "
+        "accept is a vote kept in the database (default: arena.sqlite in your data folder)", (LSP,), null="off",
+        must='{"systems": PATH, "db": PATH} (db optional)', fits=is_arena)
+    arena_store_code: bool = option(False, "arena mode: keep the code around each battle in the database (off: only "
+                                    "its systems, order, latencies and outcome)", (LSP,))
 
 
 def rows(table: type) -> tuple[Option, ...]:

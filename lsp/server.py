@@ -3,7 +3,9 @@
 Speaks LSP 3.18 `textDocument/inlineCompletion` (ghost text) over stdio or TCP, plus edits beyond
 the cursor (`lsp.edits`): the `completer/nextEdit` request, and the `completer.rewrite` command
 that a "Rewrite selection" code action offers; both answer `{edits: [{range, text}], version}`,
-ranges free to span lines (an inline completion's must stay on one).
+ranges free to span lines (an inline completion's must stay on one). In arena mode (`lsp.arena`) an
+inline completion answers two systems' suggestions, each carrying the `completer.arenaVote` command
+that accepting it runs.
 Everything runs on this machine: the model is loaded once, at `initialized`,
 and a model that cannot be loaded is reported to the user while the server
 keeps answering (with no suggestions).
@@ -19,12 +21,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcInvalidRequest
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from completer.errors import BadInput, Cancelled, CompleterError, ModelLoadError
+from lsp.arena import CHOICES, EditorArena, Round
 from lsp.documents import Document, Documents, document_key, units
 from lsp.edits import EditSuggestion
 from lsp.postprocess import Edit
@@ -38,6 +41,8 @@ logger = logging.getLogger("completer.lsp")
 DRAFT = "completer/draft"
 NEXT_EDIT = "completer/nextEdit"  # {textDocument: {uri, version}, position} -> {edits, version}
 REWRITE = "completer.rewrite"  # workspace/executeCommand arguments [{uri, range}] -> {edits, version}
+ARENA_VOTE = "completer.arenaVote"  # arguments [{battle, choice}] -> {votes}: an arena item's command (`lsp.arena`)
+ARENA_LEADERBOARD = "completer.arenaLeaderboard"  # no arguments -> {markdown, votes}
 
 
 class CompleterProtocol(LanguageServerProtocol):
@@ -165,7 +170,22 @@ class CompleterServer(LanguageServer):
         changed = (settings.model, settings.threads) != (old.model, old.threads)
         self.completer.settings = settings
         self.log(logging.INFO, f"settings: {settings}")
+        if (settings.arena, settings.arena_store_code) != (old.arena, old.arena_store_code) or (settings.arena and changed):
+            self.open_arena()
         return changed
+
+    def open_arena(self) -> None:
+        """Turn arena mode on or off as the settings say; a systems file or database it cannot use leaves it off."""
+        try:
+            self.completer.set_arena()
+        except BadInput as error:
+            message = f"arena mode is off: {error}"
+            self.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"completer: {message}"))
+            self.log(logging.ERROR, message)
+            return
+        if self.completer.arena is not None:
+            systems = ", ".join(self.completer.arena.systems)
+            self.log(logging.INFO, f"arena mode: systems {systems}; votes go to {self.completer.arena.path}")
 
     async def read_workspace(self) -> None:
         """Read the workspace folders' code files for drafts, off the event loop (`lsp.drafts.Workspace`)."""
@@ -216,8 +236,8 @@ async def did_change_configuration(ls: CompleterServer, params: types.DidChangeC
 
 
 @SERVER.feature(types.TEXT_DOCUMENT_DID_CLOSE)
-def did_close(ls: CompleterServer, params: types.DidCloseTextDocumentParams) -> None:
-    ls.completer.forget(document_key(params.text_document.uri))
+async def did_close(ls: CompleterServer, params: types.DidCloseTextDocumentParams) -> None:
+    await ls.completer.forget(document_key(params.text_document.uri))
 
 
 @SERVER.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
@@ -244,13 +264,48 @@ async def inline_completion(ls: CompleterServer, params: types.InlineCompletionP
     except CompleterError as error:
         ls.log(logging.WARNING, f"no suggestion at {uri}:{position.line}:{position.character}: {error}")
         return types.InlineCompletionList(items=[])
+
+    def item(edit: Edit, command: types.Command | None = None) -> types.InlineCompletionItem:
+        # Always a range: without one VS Code takes the word at the cursor as the range and drops the item
+        # unless it starts with that word (after `math.pi|` or before `)`). Zero-width inserts at the cursor.
+        end = types.Position(position.line, position.character + units(text[offset : offset + edit.replace], encoding))
+        return types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end), command=command)
+
     if edit is None:
         return types.InlineCompletionList(items=[])
-    # Always a range: without one VS Code takes the word at the cursor as the range and drops the item
-    # unless it starts with that word (after `math.pi|` or before `)`). Zero-width inserts at the cursor.
-    end = types.Position(position.line, position.character + units(text[offset : offset + edit.replace], encoding))
-    item = types.InlineCompletionItem(insert_text=edit.text, range=types.Range(position, end))
-    return types.InlineCompletionList(items=[item])
+    if isinstance(edit, Round):  # arena mode: accepting an item runs its vote
+        return types.InlineCompletionList(items=[
+            item(shown, types.Command(title="Arena vote", command=ARENA_VOTE, arguments=[{"battle": edit.battle, "choice": choice}]))
+            for shown, choice in edit.items])
+    return types.InlineCompletionList(items=[item(edit)])
+
+
+@SERVER.command(ARENA_VOTE)
+async def arena_vote(ls: CompleterServer, *arguments: Any) -> dict:
+    """The developer accepted an arena item: its system wins the battle. Answers the votes so far."""
+    arguments = plain(list(arguments))
+    vote = arguments[0] if len(arguments) == 1 and isinstance(arguments[0], dict) else {}
+    battle, choice = vote.get("battle"), vote.get("choice")
+    if isinstance(battle, bool) or not isinstance(battle, int) or choice not in CHOICES:
+        raise JsonRpcInvalidParams(f"{ARENA_VOTE} takes one argument {{battle: a number, choice: {' | '.join(CHOICES)}}}")
+    arena = arena_on(ls)
+    if not await asyncio.to_thread(arena.vote, battle, choice):
+        ls.log(logging.WARNING, f"a vote for battle {battle}, which is not open in {arena.path}: not counted")
+    return {"votes": await asyncio.to_thread(arena.votes)}
+
+
+@SERVER.command(ARENA_LEADERBOARD)
+async def arena_leaderboard(ls: CompleterServer, *arguments: Any) -> dict:
+    """The arena database's leaderboard (Bradley-Terry scores with bootstrap intervals) as Markdown."""
+    arena = arena_on(ls)
+    markdown = await asyncio.to_thread(arena.leaderboard)
+    return {"markdown": markdown, "votes": await asyncio.to_thread(arena.votes)}
+
+
+def arena_on(ls: CompleterServer) -> EditorArena:
+    if ls.completer.arena is None:
+        raise JsonRpcInvalidRequest("arena mode is off: set completer.arena to {\"systems\": PATH} to turn it on")
+    return ls.completer.arena
 
 
 @SERVER.feature(NEXT_EDIT)

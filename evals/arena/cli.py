@@ -1,6 +1,8 @@
-"""`completer arena run | vote | report`: argparse wiring only; the work lives in the other modules."""
+"""`completer arena run | vote | report | export`: argparse wiring only; the work lives in the other modules."""
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 from completer.errors import BadInput
@@ -48,6 +50,17 @@ def report_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_command(args: argparse.Namespace) -> int:
+    store = existing_store(args.db)
+    lines = [json.dumps(record) + "\n" for record in store.records()]
+    if str(args.out) == "-":
+        sys.stdout.writelines(lines)
+    else:
+        args.out.write_text("".join(lines), encoding="utf-8")
+        print(f"wrote {len(lines)} battles to {args.out}")
+    return 0
+
+
 def add_arena_parser(subparsers: argparse._SubParsersAction) -> None:
     arena = subparsers.add_parser("arena", help="pairwise battles between completion systems, rated Bradley-Terry")
     commands = arena.add_subparsers(dest="arena_command", required=True)
@@ -81,3 +94,8 @@ def add_arena_parser(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--rounds", type=int, default=1000, help="bootstrap resamples (default 1000)")
     report.add_argument("--seed", type=int, default=0)
     report.set_defaults(func=report_command)
+
+    export = commands.add_parser("export", help="write every battle as JSON lines (code only where it was stored)")
+    export.add_argument("--db", type=Path, default=Path("arena.sqlite"))
+    export.add_argument("--out", type=Path, default=Path("-"), help="a .jsonl file, or - for standard output (default)")
+    export.set_defaults(func=export_command)

@@ -12,11 +12,13 @@ directly as the mean over tasks of max(latency_a, latency_b). We divide it by th
 fastest pair's value so `tau` does not depend on the machine's speed: tau = 1 makes a
 pair that makes users wait twice as long e times rarer.
 
-The top/bottom order is a fair coin per battle (position bias), and is recorded.
+The top/bottom order is a fair coin per battle (position bias), and is recorded. In the editor
+(`editor_pair`) each request draws its pair the same way, from the latencies measured so far.
 """
 
 import itertools
 import math
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +41,26 @@ def latency_pair_weights(
         (a, b): float(np.mean([max(latency_ms[a, task], latency_ms[b, task]) for task in task_ids]))
         for a, b in itertools.combinations(systems, 2)
     }
+    return wait_weights(expected_wait, tau)
+
+
+def wait_weights(expected_wait: dict[tuple[str, str], float], tau: float) -> dict[tuple[str, str], float]:
     fastest = max(min(expected_wait.values()), 1e-9)
     return {pair: math.exp(-tau * wait / fastest) for pair, wait in expected_wait.items()}
+
+
+def editor_pair(systems: list[str], latencies: dict[str, list[float]], rng: random.Random,
+                tau: float = 1.0) -> tuple[str, str]:
+    """The two systems that answer one editor request, in the order shown: pairs drawn as `latency_pair_weights`
+    draws them, E[max latency] estimated from each system's measured latencies as if independent (Copilot
+    Arena fits a distribution per model; these are its samples). A system not measured yet makes its pairs
+    as likely as the fastest pair, so every system gets measured."""
+    pairs = list(itertools.combinations(systems, 2))
+    measured = {pair: float(np.mean(np.maximum.outer(latencies[pair[0]], latencies[pair[1]])))
+                for pair in pairs if latencies.get(pair[0]) and latencies.get(pair[1])}
+    weights = wait_weights(measured, tau) if measured else {}
+    chosen = rng.choices(pairs, [weights.get(pair, 1.0) for pair in pairs])[0]
+    return chosen if rng.random() < 0.5 else chosen[::-1]
 
 
 def sample_pairs(

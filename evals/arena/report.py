@@ -1,12 +1,14 @@
-"""`arena report`: the leaderboard as Markdown and as a PNG plot."""
+"""`arena report`: the leaderboard as Markdown and as a PNG plot, from `arena run`'s battles and the editor's.
+
+The editor's battles count like the others (the suggestion accepted wins; one neither taken is not
+rated, as a skipped vote), and each system's acceptance rate in the editor is the share of the
+battles it was shown in, and that ended, where its suggestion was the one taken.
+"""
 
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from evals.arena.ratings import Leaderboard, build_leaderboard
-from evals.arena.store import ArenaStore
+from evals.arena.store import ArenaStore, EditorBattle
 
 
 def ranks(board: Leaderboard) -> list[int]:
@@ -20,26 +22,48 @@ def _latency(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f}"
 
 
-def leaderboard_markdown(board: Leaderboard, battle_counts: dict[str, int], rounds: int, plot_name: str) -> str:
+def acceptance(battles: list[EditorBattle]) -> dict[str, tuple[int, int]]:
+    """Per system, (accepted, shown) over the editor battles that ended: its suggestion taken, or both equal and taken."""
+    rates: dict[str, tuple[int, int]] = {}
+    for battle in battles:
+        if battle.outcome is None:
+            continue
+        for place, system in (("first", battle.first), ("second", battle.second)):
+            taken, shown = rates.get(system, (0, 0))
+            rates[system] = (taken + (battle.outcome in (place, "both")), shown + 1)
+    return rates
+
+
+def _accepted(rate: tuple[int, int] | None) -> str:
+    return "-" if rate is None else f"{rate[0]}/{rate[1]} ({100 * rate[0] / rate[1]:.0f}%)"
+
+
+def leaderboard_markdown(board: Leaderboard, battle_counts: dict[str, int], rounds: int, plot_name: str | None,
+                         accepted: dict[str, tuple[int, int]]) -> str:
     systems = [standing.system for standing in board.standings]
     lines = [
         "# Arena leaderboard",
         "",
-        f"{battle_counts['decided']} decided battles ({battle_counts['tie']} ties); "
-        f"{battle_counts['skip']} skipped and {battle_counts['pending']} waiting for a human vote are not counted.",
+        f"{battle_counts['decided']} decided battles ({battle_counts['tie']} ties, {battle_counts['editor']} voted in the "
+        f"editor); {battle_counts['skip']} skipped (in the editor: neither suggestion taken) and "
+        f"{battle_counts['pending']} waiting for a vote are not counted.",
         "",
         "Score = 400 * beta + 1000, where beta is the Bradley-Terry strength on the log10 scale "
         "(P(a beats b) = 1 / (1 + 10^(beta_b - beta_a)), as Chatbot Arena's Elo-scale ratings; a tie is half a win). "
         f"95% CI: percentiles of {rounds} bootstrap resamples of the battles. "
         "Rank = 1 + number of systems whose CI lies wholly above.",
         "",
-        "| Rank | System | Score | 95% CI | Battles | Median latency (ms) | On latency frontier |",
-        "| ---: | --- | ---: | --- | ---: | ---: | :---: |",
+        "Accepted in the editor: how often the system's suggestion was the one taken, of the editor battles it was "
+        "shown in.",
+        "",
+        "| Rank | System | Score | 95% CI | Battles | Accepted in the editor | Median latency (ms) | On latency frontier |",
+        "| ---: | --- | ---: | --- | ---: | ---: | ---: | :---: |",
     ]
     for rank, s in zip(ranks(board), board.standings):
         lines.append(
             f"| {rank} | {s.system} | {s.score:.0f} | {s.ci_low:.0f} to {s.ci_high:.0f} | {s.battles} "
-            f"| {_latency(s.median_latency_ms)} | {'yes' if s.on_latency_frontier else 'no'} |"
+            f"| {_accepted(accepted.get(s.system))} | {_latency(s.median_latency_ms)} "
+            f"| {'yes' if s.on_latency_frontier else 'no'} |"
         )
     lines += [
         "",
@@ -62,14 +86,17 @@ def leaderboard_markdown(board: Leaderboard, battle_counts: dict[str, int], roun
         "A system is on the latency frontier when no other system is both at least as good and at least as fast: "
         "the frontier holds the only sensible choices for a given latency budget.",
         "",
-        f"![scores and median latency]({plot_name})",
-        "",
     ]
+    if plot_name is not None:
+        lines += [f"![scores and median latency]({plot_name})", ""]
     return "\n".join(lines)
 
 
 def leaderboard_plot(board: Leaderboard, path: Path) -> None:
     """Left: scores with CI bars and median latency on a second axis. Right: score vs latency."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib only when plotting (not in the editor)
+    from matplotlib.figure import Figure
+
     standings = board.standings
     names = [s.system for s in standings]
     scores = [s.score for s in standings]
@@ -107,9 +134,10 @@ def leaderboard_plot(board: Leaderboard, path: Path) -> None:
     figure.savefig(path, dpi=120)
 
 
-def write_report(store: ArenaStore, out_dir: Path, rounds: int = 1000, seed: int = 0) -> tuple[Path, Path]:
-    """Writes leaderboard.md and leaderboard.png into out_dir; returns their paths."""
-    battles = store.battles()
+def report(store: ArenaStore, rounds: int = 1000, seed: int = 0, plot_name: str | None = None) -> tuple[str, Leaderboard]:
+    """The leaderboard of every battle in the database, as Markdown (linking ``plot_name`` if given)."""
+    editor = store.editor_battles()
+    battles = store.battles() + [battle.as_battle() for battle in editor]
     board = build_leaderboard(battles, store.latencies(), rounds, seed)
     winners = [battle.winner for battle in battles]
     counts = {
@@ -117,10 +145,17 @@ def write_report(store: ArenaStore, out_dir: Path, rounds: int = 1000, seed: int
         "tie": winners.count("tie"),
         "skip": winners.count("skip"),
         "pending": winners.count(None),
+        "editor": sum(battle.outcome in ("first", "second", "both") for battle in editor),
     }
+    return leaderboard_markdown(board, counts, rounds, plot_name, acceptance(editor)), board
+
+
+def write_report(store: ArenaStore, out_dir: Path, rounds: int = 1000, seed: int = 0) -> tuple[Path, Path]:
+    """Writes leaderboard.md and leaderboard.png into out_dir; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     markdown_path, plot_path = out_dir / "leaderboard.md", out_dir / "leaderboard.png"
+    markdown, board = report(store, rounds, seed, plot_path.name)
     leaderboard_plot(board, plot_path)
-    markdown_path.write_text(leaderboard_markdown(board, counts, rounds, plot_path.name), encoding="utf-8")
+    markdown_path.write_text(markdown, encoding="utf-8")
     return markdown_path, plot_path

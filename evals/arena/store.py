@@ -1,11 +1,15 @@
 """The arena database: tasks, cached completions and battles in one SQLite file.
 
 Every write commits at once, so a vote survives a crash or a server restart, and
-`arena run` can be stopped and resumed without recomputing completions.
+`arena run` can be stopped and resumed without recomputing completions. Battles come from
+`arena run` (on tasks, judged by tests, similarity or `arena vote`) and from the editor
+(`editor_battles`: two systems answered one request, and the suggestion the developer accepted is
+the vote; their code is kept only when the developer asked for it).
 """
 
 import dataclasses
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -33,23 +37,58 @@ CREATE TABLE IF NOT EXISTS battles (
     winner TEXT CHECK (winner IN ('top', 'bottom', 'tie', 'skip')),  -- NULL: waiting for a human
     judge TEXT, created REAL, judged REAL
 );
+CREATE TABLE IF NOT EXISTS editor_battles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    first TEXT, second TEXT,  -- the systems, in the order their suggestions were shown
+    first_ms REAL, second_ms REAL,  -- each one's latency as the editor waited for it
+    outcome TEXT CHECK (outcome IN ('first', 'second', 'both', 'neither')),  -- NULL: still shown
+    language TEXT, created REAL, decided REAL,
+    code TEXT  -- JSON {prefix, suffix, first, second}, only with the setting arenaStoreCode
+);
 """
+
+EDITOR_WINNERS = {"first": "top", "second": "bottom", "both": "tie", "neither": "skip"}  # as a `Battle`'s winner
+
+
+def default_db() -> Path:
+    """Where the editor's arena votes go unless the setting names a file: the user's data folder."""
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "completer" / "arena.sqlite"
 
 
 @dataclass(frozen=True)
 class Battle:
     id: int
-    task_id: str
+    task_id: str | None  # None: an editor battle
     top: str
     bottom: str
     winner: str | None
     judge: str | None
 
 
+@dataclass(frozen=True)
+class EditorBattle:
+    id: int
+    first: str
+    second: str
+    first_ms: float
+    second_ms: float
+    outcome: str | None
+    language: str
+    created: float
+    decided: float | None
+    code: str | None
+
+    def as_battle(self) -> Battle:
+        """As a rated battle: the first shown on top; 'neither' is skipped, as a human's skip."""
+        return Battle(self.id, None, self.first, self.second, EDITOR_WINNERS.get(self.outcome), "editor")
+
+
 class ArenaStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.connect() as db:
                 db.executescript(SCHEMA)
                 columns = {row["name"] for row in db.execute("PRAGMA table_info(completions)")}
@@ -113,9 +152,12 @@ class ArenaStore:
             )
 
     def latencies(self) -> dict[str, list[float]]:
-        """Every measured completion latency, per system."""
+        """Every measured completion latency, per system: `arena run`'s and the editor's."""
         with self.connect() as db:
-            rows = db.execute("SELECT system, latency_ms FROM completions ORDER BY system").fetchall()
+            rows = db.execute(
+                "SELECT system, latency_ms FROM completions UNION ALL SELECT first, first_ms FROM editor_battles "
+                "UNION ALL SELECT second, second_ms FROM editor_battles"
+            ).fetchall()
         by_system: dict[str, list[float]] = {}
         for row in rows:
             by_system.setdefault(row["system"], []).append(row["latency_ms"])
@@ -163,3 +205,56 @@ class ArenaStore:
                 (winner, time.time(), battle_id),
             )
         return cursor.rowcount == 1
+
+    def add_editor_battle(self, first: str, second: str, first_ms: float, second_ms: float, language: str,
+                          code: dict | None = None) -> int:
+        """A battle the editor is showing; its outcome comes with the vote, or 'neither' once it is gone."""
+        with self.connect() as db:
+            cursor = db.execute(
+                "INSERT INTO editor_battles (first, second, first_ms, second_ms, language, created, code) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (first, second, first_ms, second_ms, language, time.time(), None if code is None else json.dumps(code)),
+            )
+        return int(cursor.lastrowid)
+
+    def decide_editor_battle(self, battle_id: int, outcome: str) -> bool:
+        """Record an accepted suggestion (a vote); a battle already taken for 'neither' (the editor's next request
+        came before the vote) takes the vote. False for an unknown battle or one already voted on."""
+        if outcome not in EDITOR_WINNERS:
+            raise BadInput(f"an editor battle's outcome is one of {', '.join(EDITOR_WINNERS)} (got {outcome!r})")
+        with self.connect() as db:
+            cursor = db.execute(
+                "UPDATE editor_battles SET outcome = ?, decided = ? WHERE id = ? AND (outcome IS NULL OR outcome = 'neither')",
+                (outcome, time.time(), battle_id),
+            )
+        return cursor.rowcount == 1
+
+    def dismiss_editor_battle(self, battle_id: int) -> None:
+        """The suggestions were dismissed or typed over: neither was taken (unless a vote came first)."""
+        with self.connect() as db:
+            db.execute("UPDATE editor_battles SET outcome = 'neither', decided = ? WHERE id = ? AND outcome IS NULL",
+                       (time.time(), battle_id))
+
+    def editor_battles(self) -> list[EditorBattle]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM editor_battles ORDER BY id").fetchall()
+        return [EditorBattle(**dict(row)) for row in rows]
+
+    def editor_votes(self) -> int:
+        """Battles the developer voted on by accepting a suggestion."""
+        with self.connect() as db:
+            return db.execute("SELECT COUNT(*) FROM editor_battles WHERE outcome IN ('first', 'second', 'both')").fetchone()[0]
+
+    def records(self) -> Iterator[dict]:
+        """Every battle as a JSON object, `arena run`'s then the editor's: no code but what was stored with it
+        (an editor battle's only under arenaStoreCode; a task's text stays in the tasks table)."""
+        with self.connect() as db:
+            offline = db.execute("SELECT * FROM battles ORDER BY id").fetchall()
+        for row in offline:
+            yield {"source": "run", **dict(row)}
+        for battle in self.editor_battles():
+            record = {"source": "editor", **dataclasses.asdict(battle)}
+            code = record.pop("code")
+            if code is not None:
+                record["code"] = json.loads(code)
+            yield record

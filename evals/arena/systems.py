@@ -16,20 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from completer.errors import BadInput
-from completer.options import ARENA, OPTIONS, BadOption, Options, read, split
+from completer.options import ARENA, OPTIONS, BadOption, read, split
 from evals.arena.tasks import ArenaTask
+from lsp.arena import System
 
 if TYPE_CHECKING:
     from completer.models import Model, ModelHandle
 
 KEYS = sorted(o.name for o in OPTIONS if ARENA in o.takes)
-
-
-@dataclass(frozen=True)
-class System:
-    name: str
-    model: str | None = None  # None -> the bundled default model
-    options: Options = Options()
 
 
 @dataclass(frozen=True)

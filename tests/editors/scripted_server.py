@@ -16,7 +16,7 @@ the request was decoded with (so a test sees an editor's setting arrive, or the 
 where the editor sent none). No rule: an empty infill.
 `"unlikely": ["word", ...]` scores those words (whole words) as all but impossible and every other
 token as likely, so a next edit re-masks them and the rules say what it writes there. Ranking
-candidates (`lsp.candidates`), the model is sure of the text it gave for that prefix (post-processing
+candidates (`lsp.candidates`), the model is sure of the texts it gave for that prefix (post-processing
 aside) and of nothing else, so what a rule says is what is shown.
 """
 
@@ -48,7 +48,7 @@ class ScriptedModel:
     name: str = "scripted"
     can_score: bool = True
     special_texts: tuple[str, ...] = ("<|mask|>",)
-    answered: dict[str, str] = field(default_factory=dict)  # prefix -> the text it gave there: what it is sure of
+    answered: dict[str, set[str]] = field(default_factory=dict)  # prefix -> the texts it gave there: what it is sure of
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
@@ -78,7 +78,7 @@ class ScriptedModel:
             if draft is not None and on_draft is not None:
                 on_draft(draft)
         text = rule["text"].replace("{effort}", settings.effort).replace("{max_tokens}", str(settings.max_tokens))
-        self.answered[prefix] = text
+        self.answered.setdefault(prefix, set()).add(text)  # an arena's two systems may each give one
         job.resolve(Completion(text, {"forward_passes": len(rule.get("drafts", [])) + 1}))
 
     def score(self, prefix: str, region: str, suffix: str, tokens=None) -> Future[list[TokenScore]]:
@@ -89,8 +89,8 @@ class ScriptedModel:
 
     def rank(self, prefix: str, candidates: list[str], suffix: str, tokens=None) -> Future[list[float]]:
         future: Future[list[float]] = Future()
-        answered = self.answered.get(prefix, "")
-        future.set_result([0.0 if said(c, answered) else -math.inf for c in candidates])
+        answered = self.answered.get(prefix, set())
+        future.set_result([0.0 if any(said(c, text) for text in answered) else -math.inf for c in candidates])
         return future
 
     def close(self) -> None:

@@ -124,7 +124,7 @@ def test_run_then_report_end_to_end_on_a_mined_repo(tmp_path: Path, checkpoint: 
 
     assert arena("report", "--db", str(db), "--out-dir", str(tmp_path / "report"), "--rounds", "50") == 0
     markdown = (tmp_path / "report" / "leaderboard.md").read_text()
-    assert "| Rank | System | Score | 95% CI | Battles | Median latency (ms) |" in markdown
+    assert "| Rank | System | Score | 95% CI | Battles | Accepted in the editor | Median latency (ms) |" in markdown
     assert "parallel" in markdown and "one-per-pass" in markdown and "## Win rates" in markdown
     assert (tmp_path / "report" / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
