@@ -14,6 +14,7 @@ import contextlib
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -68,14 +69,20 @@ class Editor:
     session: str
     version: str
 
+    def screen_rows(self) -> list[list[tuple[str, set[str]]]]:
+        """The screen's rows as (character, SGR attributes in effect) pairs. tmux writes an attribute where it
+        changes, so one set on a row holds on the next ones until reset (a colour running on into a virtual line)."""
+        rows: list[list[tuple[str, set[str]]]] = [[]]
+        for ch, attrs in parse_sgr(self.tmux("capture-pane", "-p", "-e")):
+            if ch == "\n":
+                rows.append([])
+            else:
+                rows[-1].append((ch, attrs))
+        return rows
+
     def screen_line(self, needle: str) -> list[tuple[str, set[str]]]:
         """The screen row holding `needle`, as (character, SGR attributes in effect) pairs."""
-        dump = self.tmux("capture-pane", "-p", "-e")
-        for row in dump.split("\n"):
-            cells = parse_sgr(row)
-            if needle in "".join(ch for ch, _ in cells):
-                return cells
-        return []
+        return next((cells for cells in self.screen_rows() if needle in "".join(ch for ch, _ in cells)), [])
 
     def tmux(self, *command: str) -> str:
         """A tmux command on this editor's own tmux server (-L): no shared server to start or stop under another test."""
@@ -94,17 +101,17 @@ class Editor:
         return self.nvim.exec_lua("return require('completer').status()")
 
 
-def parse_sgr(row: str) -> list[tuple[str, set[str]]]:
-    """Characters of one captured row with the SGR codes set when each was drawn (reset by 0 or an empty code)."""
+def parse_sgr(text: str) -> list[tuple[str, set[str]]]:
+    """Characters of captured text with the SGR codes set when each was drawn (reset by 0 or an empty code)."""
     cells, attrs = [], set()
-    for escape, text in re.findall(r"(\x1b\[[0-9;]*m)?([^\x1b]*)", row):
+    for escape, chunk in re.findall(r"(\x1b\[[0-9;]*m)?([^\x1b]*)", text):
         if escape:
             codes = escape[2:-1].split(";")
             if codes == [""] or "0" in codes[:1]:
                 attrs = set()
                 codes = codes[1:]
             attrs |= {code for code in codes if code}
-        cells += [(ch, set(attrs)) for ch in text]
+        cells += [(ch, set(attrs)) for ch in chunk]
     return cells
 
 
@@ -403,3 +410,109 @@ def test_missing_server_gives_one_clear_message_and_health_names_it(version: str
         assert "last error: completer: server command" in report
     finally:
         stop_editor(editor)
+
+
+# Arena mode: two systems on the scripted model, told apart by what the rule writes with their effort.
+ARENA_RULE = {"after": "arena = ", "text": "{effort}_pick"}
+ARENA_SYSTEMS = """\
+[systems.quick]
+effort = "low"
+lookup_drafts = 0
+
+[systems.careful]
+effort = "high"
+lookup_drafts = 0
+"""
+WRITER = {"low_pick": "quick", "high_pick": "careful"}  # each suggestion's system
+
+
+@dataclass
+class Arena:
+    editor: Editor
+    db: Path
+
+    def battles(self) -> list[tuple[str, str, str | None]]:
+        with contextlib.closing(sqlite3.connect(self.db)) as db:
+            return db.execute("SELECT first, second, outcome FROM editor_battles ORDER BY rowid").fetchall()
+
+
+@pytest.fixture(scope="module", params=sorted(NEOVIMS))
+def arena(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
+    if NEOVIMS[request.param] is None:
+        pytest.skip(f"Neovim {request.param} is not installed (bash scripts/install_editors.sh)")
+    folder = tmp_path_factory.mktemp(f"arena-{request.param}")
+    (folder / "systems.toml").write_text(ARENA_SYSTEMS)
+    db = folder / "arena.sqlite"
+    editor = start_editor(folder, request.param, {"arena": {"systems": str(folder / "systems.toml"), "db": str(db)}},
+                          {"rules": [ARENA_RULE], "options": SERVER_OPTIONS})
+    yield Arena(editor, db)
+    stop_editor(editor)
+
+
+def type_until_both_shown(editor: Editor, name: str) -> tuple[str, str]:
+    """In a new file type "arena = ", then wait for both suggestions: the first as ghost text at the cursor, the
+    second in ghost colours on the line below after the key that accepts it. Returns (first, second)."""
+    open_python(editor, name, [""])
+    editor.nvim.input("iarena = ")
+
+    def both_shown():
+        rows = editor.screen_rows()
+        for row, below in zip(rows, rows[1:]):
+            if "".join(ch for ch, _ in row).startswith("arena = "):
+                first = "".join(ch for ch, attrs in row if is_ghost(attrs))
+                text = "".join(ch for ch, _ in below).strip()
+                second = text.removeprefix("<S-Tab> ")
+                colours = all(is_ghost(attrs) for ch, attrs in below if ch.strip())
+                if {first, second} == set(WRITER) and text.startswith("<S-Tab> ") and colours:
+                    return first, second
+        return None
+
+    try:
+        return wait_for(both_shown, "both arena suggestions")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; the screen shows:\n{editor.screen()}") from None
+
+
+def test_arena_shows_both_suggestions_and_tab_inserts_the_first_and_votes_for_it(arena: Arena):
+    editor = arena.editor
+    first, second = type_until_both_shown(editor, "arena_first.py")
+    assert not editor.status()["native"]  # 0.12 too: Neovim's own inline completion shows one at a time
+    editor.nvim.input("<Tab>")
+    wait_for(lambda: editor.buffer_text() == f"arena = {first}", f"the first suggestion {first!r}")
+    wait_for(lambda: not editor.screen_line(f"<S-Tab> {second}"), "the second suggestion to go")
+    wait_for(lambda: arena.battles()[-1:] == [(WRITER[first], WRITER[second], "first")], "the vote for the first")
+    votes = wait_for(lambda: editor.status().get("arena_votes"), "the vote count")  # nil (left out) until a reply
+    assert f"arena votes: {votes}" in editor.nvim.api.exec("CompleterStatus", True)
+
+
+def test_arena_second_key_inserts_the_suggestion_below_and_votes_for_it(arena: Arena):
+    editor = arena.editor
+    first, second = type_until_both_shown(editor, "arena_second.py")
+    editor.nvim.input("<S-Tab>")
+    wait_for(lambda: editor.buffer_text() == f"arena = {second}", f"the second suggestion {second!r}")
+    assert editor.nvim.api.get_mode()["mode"] == "i"
+    assert tuple(editor.nvim.current.window.cursor) == (1, len(f"arena = {second}"))
+    wait_for(lambda: arena.battles()[-1:] == [(WRITER[first], WRITER[second], "second")], "the vote for the second")
+
+
+def test_arena_dismiss_clears_both_suggestions(arena: Arena):
+    editor = arena.editor
+    _, second = type_until_both_shown(editor, "arena_dismiss.py")
+    editor.nvim.input("<C-]>")
+    wait_for(lambda: editor.screen_text("arena =") == "arena =" and not editor.screen_line(second), "both to go")
+    assert editor.buffer_text() == "arena = "
+
+
+def test_arena_leaderboard_opens_as_markdown_with_both_systems(arena: Arena):
+    editor = arena.editor
+    type_until_both_shown(editor, "arena_board.py")
+    editor.nvim.input("<Tab><Esc>")  # a vote of its own: both systems are in the database
+    wait_for(lambda: arena.battles()[-1][2] == "first", "the vote")
+    editor.nvim.command("CompleterArena")
+    try:
+        report = wait_for(lambda: editor.nvim.current.buffer.options["filetype"] == "markdown" and editor.buffer_text(),
+                          "the leaderboard's buffer")
+        assert "Arena leaderboard" in report and "quick" in report and "careful" in report, report
+        assert editor.nvim.current.buffer.options["buftype"] == "nofile"
+    finally:
+        editor.nvim.command("silent! close")  # the leaderboard's window, if it opened

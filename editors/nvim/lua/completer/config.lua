@@ -30,6 +30,8 @@ M.defaults = {
     trigger = "<M-\\>",
     -- Normal mode: ask for a next edit at the cursor now.
     next_edit = "<M-]>",
+    -- Arena mode: accept the second suggestion (the one on the line below).
+    arena_second = "<S-Tab>",
   },
   -- After leaving insert mode (or a change in normal mode), ask for an edit near the cursor and the
   -- recent edits; it shows struck through with the new lines below it, Tab applies it, Esc dismisses it.
@@ -43,6 +45,11 @@ M.defaults = {
   native = true,
   -- While the model works, show its draft as ghost text (CompleterDraft) that refines in place.
   drafts = true,
+  -- Arena mode (nil: off): { systems = "/path/systems.toml", db = "/path/arena.sqlite" } (db optional).
+  -- Two systems answer each request; the suggestion you accept is your vote (:CompleterArena shows the table).
+  arena = nil,
+  -- Store the code around each arena battle in its database (nil: the server's default, false).
+  arena_store_code = nil,
   enabled = true,
 }
 
@@ -74,15 +81,21 @@ function M.apply(user)
   validate("effort", user.effort, function(v) return v == nil or v == "low" or v == "medium" or v == "high" end,
     '"low", "medium" or "high"')
   validate("threshold", user.threshold, function(v) return v == nil or type(v) == "number" end, "a number")
+  validate("arena", user.arena, function(v)
+    return v == nil or (type(v) == "table" and type(v.systems) == "string" and (v.db == nil or type(v.db) == "string"))
+  end, "{ systems = PATH, db = PATH }")
+  validate("arena_store_code", user.arena_store_code, "boolean")
   local options = vim.tbl_extend("force", vim.deepcopy(M.defaults), user)
   options.keymaps = vim.tbl_extend("force", M.defaults.keymaps, user.keymaps or {})
   M.options = options
   return options
 end
 
---- Neovim 0.12+ draws and accepts inline completions itself.
+--- Neovim 0.12+ draws and accepts inline completions itself, one at a time: arena mode shows two, so it takes
+--- the plugin's own path.
 function M.use_native()
-  return M.options.native and vim.lsp.inline_completion ~= nil and vim.lsp.inline_completion.enable ~= nil
+  return M.options.native and not M.options.arena and vim.lsp.inline_completion ~= nil
+    and vim.lsp.inline_completion.enable ~= nil
 end
 
 function M.filetype_enabled(filetype)
@@ -103,6 +116,12 @@ function M.server_settings()
     drafts = options.drafts,
     editThreshold = options.edit_threshold,
     minScore = options.min_score,
+    arena = options.arena and {
+      -- the server takes absolute paths: "~" and relative ones are expanded here
+      systems = vim.fn.fnamemodify(options.arena.systems, ":p"),
+      db = options.arena.db and vim.fn.fnamemodify(options.arena.db, ":p"),
+    },
+    arenaStoreCode = options.arena_store_code,
   }
 end
 

@@ -14,6 +14,7 @@ local has_inline = vim.fn.has("nvim-0.10") == 1
 function M.define_highlights()
   vim.cmd("highlight default CompleterGhost ctermfg=8 guifg=#808080 cterm=italic gui=italic")
   vim.cmd("highlight default link CompleterDraft CompleterGhost")
+  vim.cmd("highlight default link CompleterAlternative CompleterGhost")
   if vim.fn.hlexists("ComplHint") == 1 and vim.fn.synIDattr(vim.fn.synIDtrans(vim.fn.hlID("ComplHint")), "fg", "cterm") == "" then
     vim.cmd("highlight! link ComplHint CompleterGhost")
   end
@@ -21,8 +22,22 @@ end
 
 M.define_highlights()
 
---- Draws `text` at (row, col); `replace_end` is where the text it replaces on that line ends.
-function M.show(bufnr, row, col, text, replace_end, group)
+--- Arena mode's second suggestion as virtual lines: its first line under the cursor, after `key` (the key
+--- that accepts it), its other lines as they are.
+local function alternative_lines(line, col, alternative)
+  local lines = vim.split(alternative.text, "\n", { plain = true })
+  local label = alternative.key .. " "
+  local pad = math.max(vim.fn.strdisplaywidth(line:sub(1, col)) - vim.fn.strdisplaywidth(label), 0)
+  local below = { { { (" "):rep(pad) .. label .. lines[1], "CompleterAlternative" } } }
+  for i = 2, #lines do
+    below[#below + 1] = { { lines[i], "CompleterAlternative" } }
+  end
+  return below
+end
+
+--- Draws `text` at (row, col); `replace_end` is where the text it replaces on that line ends. An
+--- `alternative` ({ text, key }) shows below it (CompleterAlternative).
+function M.show(bufnr, row, col, text, replace_end, group, alternative)
   M.clear(bufnr)
   group = group or "CompleterGhost"
   replace_end = replace_end or col
@@ -40,6 +55,9 @@ function M.show(bufnr, row, col, text, replace_end, group)
   local below = {}
   for i = 2, #lines do
     below[#below + 1] = { { lines[i], group } }
+  end
+  if alternative then
+    vim.list_extend(below, alternative_lines(line, col, alternative))
   end
   vim.api.nvim_buf_set_extmark(bufnr, M.namespace, row, col, {
     virt_text = first,

@@ -1,4 +1,5 @@
 -- completer.nvim: inline code completions from the completer language server.
+local arena = require("completer.arena")
 local config = require("completer.config")
 local edit = require("completer.edit")
 local ghost = require("completer.ghost")
@@ -26,10 +27,11 @@ local function attached(bufnr)
   return client ~= nil and vim.lsp.buf_is_attached(bufnr, client.id)
 end
 
---- An insert-mode expr mapping: run `action` of `module` when a suggestion is visible, else type the key as usual.
-local function map_when_visible(key, module, action, desc)
+--- An insert-mode expr mapping: run `action` of `module` when a suggestion is visible (`visible`, default
+--- "visible", says so), else type the key as usual.
+local function map_when_visible(key, module, action, desc, visible)
   vim.keymap.set("i", key, function()
-    if require(module).visible() then
+    if require(module)[visible or "visible"]() then
       return ("<Cmd>lua require('%s').%s()<CR>"):format(module, action)
     end
     return key
@@ -55,6 +57,10 @@ local function set_keymaps()
     if keys[action[1]] and not (config.use_native() and action[1] == "accept") then
       map_when_visible(keys[action[1]], module, action[1], action[2])
     end
+  end
+  if keys.arena_second and config.options.arena then -- arena mode always takes the plugin's own path
+    map_when_visible(keys.arena_second, "completer.suggest", "accept_second", "completer: accept the second suggestion",
+      "alternative_visible")
   end
   if keys.next_edit then
     vim.keymap.set("n", keys.next_edit, function() edit.request(true) end, { silent = true, desc = "completer: suggest an edit here" })
@@ -126,6 +132,8 @@ function M.status()
     last_latency_ms = suggest.last_latency_ms,
     last_result = suggest.last_result,
     last_error = server.last_error,
+    arena = config.options.arena ~= nil,
+    arena_votes = arena.votes,
   }
 end
 
@@ -140,12 +148,18 @@ local function print_status()
     "last result: " .. ({ suggestion = "a suggestion", empty = "no suggestion" })[status.last_result or ""] or "-",
     "last error: " .. (status.last_error or "none"),
   }
+  if status.arena then
+    lines[#lines + 1] = "arena votes: " .. (status.arena_votes or "-")
+  end
   print(table.concat(lines, "\n"))
 end
 
 function M.setup(user)
   local was_running = server.client() ~= nil
   config.apply(user)
+  if vim.lsp.inline_completion and vim.lsp.inline_completion.enable and not config.use_native() then
+    vim.lsp.inline_completion.enable(false) -- set up again with arena mode (or native = false): the plugin draws now
+  end
   server.unblock()
   set_keymaps()
   set_autocmds()
@@ -155,6 +169,8 @@ function M.setup(user)
     { desc = "Suggest an edit near the cursor and the recent edits" })
   vim.api.nvim_create_user_command("CompleterRewrite", function(args) edit.rewrite(args.line1, args.line2) end,
     { range = true, desc = "Rewrite the selection (or the lines) with the model; Tab applies, Esc dismisses" })
+  vim.api.nvim_create_user_command("CompleterArena", arena.leaderboard,
+    { desc = "Show the arena's leaderboard (arena mode)" })
   edit.register_command()
   if was_running then
     server.send_settings()

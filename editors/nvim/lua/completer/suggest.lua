@@ -1,10 +1,12 @@
 -- The plugin's own inline completion (Neovim before 0.12): ask while typing, show, accept.
+local arena = require("completer.arena")
 local config = require("completer.config")
 local ghost = require("completer.ghost")
 local server = require("completer.server")
 
 local M = {
-  -- The suggestion on screen: { bufnr, row, col, text (still to insert), replace_end, changedtick }.
+  -- The suggestion on screen: { bufnr, row, col, text (still to insert), replace_end, changedtick, command (run
+  -- once it is all in), alternative (arena mode's second suggestion: { text, replace_end, command }) }.
   current = nil,
   last_latency_ms = nil,
   -- "suggestion" or "empty": what the last request that ran came back with.
@@ -52,12 +54,12 @@ function M.visible()
   return M.current ~= nil and not M.current.draft and M.current.bufnr == vim.api.nvim_get_current_buf()
 end
 
-local function show(bufnr, row, col, text, replace_end)
+local function show(bufnr, row, col, text, replace_end, command, alternative)
   M.current = {
     bufnr = bufnr, row = row, col = col, text = text, replace_end = replace_end,
-    changedtick = vim.api.nvim_buf_get_changedtick(bufnr),
+    changedtick = vim.api.nvim_buf_get_changedtick(bufnr), command = command, alternative = alternative,
   }
-  ghost.show(bufnr, row, col, text)
+  ghost.show(bufnr, row, col, text, nil, nil, alternative and { text = alternative.text, key = config.options.keymaps.arena_second })
 end
 
 --- The part of an InlineCompletionItem still to type at the cursor, and where its range ends
@@ -140,12 +142,19 @@ local function request(trigger_kind)
     if not still_at(bufnr, row, col, changedtick) then
       return
     end
+    local fitting = {}
     for _, item in ipairs(items) do
       local text, replace_end = fit(item, bufnr, row, col, client.offset_encoding)
       if text then
-        show(bufnr, row, col, text, replace_end)
-        return
+        fitting[#fitting + 1] = { text = text, replace_end = replace_end, command = item.command }
       end
+    end
+    local first, second = fitting[1], fitting[2]
+    if second and not second.command then
+      second = nil -- only arena mode's items (each with its vote) show two at once
+    end
+    if first then
+      show(bufnr, row, col, first.text, first.replace_end, first.command, second)
     end
   end
   local ok
@@ -237,26 +246,40 @@ function M.on_cursor_moved(bufnr)
   end
 end
 
---- Inserts the start of the suggestion at the cursor; what is left stays on screen.
-local function insert(part)
+--- Inserts the start of `suggestion` (the one on screen or its alternative) at the cursor; what is left stays on
+--- screen, without the alternative. Once all of it is in, its command runs (arena mode's vote).
+local function insert(suggestion, part)
   local current = M.current
   local bufnr, row, col = current.bufnr, current.row, current.col
-  local whole = #part == #current.text
+  local whole = #part == #suggestion.text
   local lines = vim.split(part, "\n", { plain = true })
   ghost.clear(bufnr)
   M.current = nil
-  vim.api.nvim_buf_set_text(bufnr, row, col, row, whole and current.replace_end or col, lines)
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, whole and suggestion.replace_end or col, lines)
   local new_row = row + #lines - 1
   local new_col = (#lines == 1 and col or 0) + #lines[#lines]
   vim.api.nvim_win_set_cursor(0, { new_row + 1, new_col })
   if not whole then
-    show(bufnr, new_row, new_col, current.text:sub(#part + 1), new_col + current.replace_end - col)
+    show(bufnr, new_row, new_col, suggestion.text:sub(#part + 1), new_col + suggestion.replace_end - col, suggestion.command)
+  elseif suggestion.command then
+    arena.run(suggestion.command)
   end
 end
 
 function M.accept()
   if M.visible() then
-    insert(M.current.text)
+    insert(M.current, M.current.text)
+  end
+end
+
+--- Arena mode's second suggestion is on screen.
+function M.alternative_visible()
+  return M.visible() and M.current.alternative ~= nil
+end
+
+function M.accept_second()
+  if M.alternative_visible() then
+    insert(M.current.alternative, M.current.alternative.text)
   end
 end
 
@@ -271,13 +294,13 @@ end
 
 function M.accept_word()
   if M.visible() then
-    insert(M.next_word(M.current.text))
+    insert(M.current, M.next_word(M.current.text))
   end
 end
 
 function M.accept_line()
   if M.visible() then
-    insert(M.next_line(M.current.text))
+    insert(M.current, M.next_line(M.current.text))
   end
 end
 
