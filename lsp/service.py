@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from completer.errors import Cancelled
+from completer.errors import Cancelled, ModelLoadError
 from completer.models import Model, ModelHandle, open_model
 from lsp import edits, pipeline
 from lsp.arena import EditorArena, Round, System, open_arena
@@ -179,6 +179,11 @@ class Completer:
         """Arena mode: two systems answer at once (their passes share batches where they share a model), each
         timed as the editor waits for it, and the battle is stored before it is shown."""
         pair = await asyncio.to_thread(arena.pair)
+        for system in pair:  # a side that cannot answer would lose every battle it is drawn in: no battle instead
+            if await self.model_of(system) is None:
+                handle = self.arena_models.get(system.model, self.handle)
+                raise ModelLoadError(f"arena system {system.name} has no model ({system.model or 'the bundled model'}: "
+                                     f"{handle.error or 'not loaded'}), so no battle")
 
         async def timed(system: System) -> tuple[Edit | None, float]:
             started = time.perf_counter()

@@ -6,6 +6,7 @@ ranges, brackets, counters.
 
 import asyncio
 import json
+import sqlite3
 from concurrent.futures import Future
 
 import pytest
@@ -187,3 +188,22 @@ async def test_lone_surrogates_and_a_one_megabyte_line_still_get_an_answer(clien
         text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
         content_changes=[types.TextDocumentContentChangePartial(range=types.Range(types.Position(0, 600_000), types.Position(0, 600_000)), text="y=")]))
     assert isinstance(await complete(client, uri, 0, 600_002), types.InlineCompletionList)
+
+
+async def test_an_arena_system_whose_model_cannot_load_holds_no_battle_and_says_why(client: LanguageClient, tiny_model, tmp_path):
+    """A side that cannot answer would lose every battle it is drawn in: no suggestion and one warning instead."""
+    systems = tmp_path / "systems.toml"
+    systems.write_text(f'[systems.working]\nmodel = "{tiny_model}"\n\n[systems.broken]\nmodel = "{tmp_path / "missing"}"\n')
+    arena = {"systems": str(systems), "db": str(tmp_path / "arena.sqlite")}
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"completer": {"arena": arena}}))
+    try:
+        await wait_for_log(client, "arena mode: systems working, broken")
+        uri = "file:///arena_broken.py"
+        open_document(client, uri, "def f(x):\n    return \n")
+        assert not (await complete(client, uri, 1, 11)).items
+        warning = await wait_for_log(client, "arena system broken has no model")
+        assert str(tmp_path / "missing") in warning.message
+        with sqlite3.connect(arena["db"]) as db:
+            assert db.execute("SELECT COUNT(*) FROM editor_battles").fetchone()[0] == 0
+    finally:
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"completer": {"arena": None}}))
