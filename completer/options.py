@@ -174,8 +174,8 @@ def is_languages(value: Any) -> bool:
 
 def is_arena(value: Any) -> bool:
     """Arena mode's files: {"systems": PATH} and, optionally, "db": PATH."""
-    return (isinstance(value, dict) and set(value) <= {"systems", "db"} and isinstance(value.get("systems"), str)
-            and bool(value["systems"].strip()) and isinstance(value.get("db", "-"), str) and bool(value.get("db", "-").strip()))
+    return (isinstance(value, dict) and "systems" in value and set(value) <= {"systems", "db"}
+            and all(isinstance(path, str) and path.strip() for path in value.values()))
 
 
 @dataclass(frozen=True)

@@ -470,7 +470,7 @@ def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: l
     write = positions.masked_fill(cols >= width, spare)
     window = CacheWindow(cache, r, max(lengths), write=write, kv_len=None if len(set(lengths)) == 1 else length[:, 0])
     logits = forward(rows.tokens[r].gather(1, write), positions, window, logits_at)
-    token, conf = pick(logits, states, rows, r)
+    token, conf = pick(logits, states, rows, r, [len(at) for at in targets])
     valid = target != spare
     fixed = [st.s.threshold is None for st in states]
     chosen = commit(rows, r, target, valid, token, conf, picks, thresholded=not all(fixed), fixed=any(fixed),
@@ -478,7 +478,7 @@ def window_pass(forward: Forward, cache: ContextCache, rows: SpanRows, states: l
     settle_end(rows, r, target, valid, token, chosen, span_end, ended)
 
 
-def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice) -> tuple[Tensor, Tensor]:
+def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice, counts: list[int]) -> tuple[Tensor, Tensor]:
     """Each logit row's pick and its probability [B, n]: the top token, or for a request with a temperature a
     sample from its own generator. A mask or another special token is never picked (an end token may be: it
     ends the span), nor a newline in a "line" span. The logits are used up (`kernels.top_token` may work in
@@ -486,8 +486,8 @@ def pick(logits: Tensor, states: list[Denoiser], rows: SpanRows, r: slice) -> tu
     logits.index_fill_(-1, rows.banned, -math.inf)
     if any(st.s.span == "line" for st in states) and len(rows.newlines):
         logits[..., rows.newlines] = logits[..., rows.newlines].masked_fill(rows.line[r, None, None], -math.inf)
-    samples = [(i, st.masked_in_block(), st.sample(logits[i, :st.masked_in_block()]))
-               for i, st in enumerate(states) if st.s.temperature > 0]
+    samples = [(i, count, st.sample(logits[i, :count]))
+               for i, (st, count) in enumerate(zip(states, counts)) if st.s.temperature > 0]
     token, conf = kernels.top_token(logits.flatten(0, 1), scratch=True)
     token, conf = token.view(logits.shape[:2]), conf.view(logits.shape[:2])
     for i, count, (sampled, probability) in samples:

@@ -41,7 +41,7 @@ class EditorArena(Protocol):
     path: Path  # its database
 
     def pair(self) -> tuple[System, System]:
-        """The two systems for the next request, in the order they are shown."""
+        """The two systems for the next request, in the order they are shown (from memory: no database read)."""
 
     def record(self, uri: str, pair: tuple[System, System], edits: tuple[Edit | None, Edit | None],
                latencies: tuple[float, float], language_id: str, before: str, after: str) -> Round | None:

@@ -178,7 +178,7 @@ class Completer:
                      superseded: Callable[[], bool], texts: list[Text], drawn_from: tuple) -> Round | None:
         """Arena mode: two systems answer at once (their passes share batches where they share a model), each
         timed as the editor waits for it, and the battle is stored before it is shown."""
-        pair = await asyncio.to_thread(arena.pair)
+        pair = arena.pair()
         for system in pair:  # a side that cannot answer would lose every battle it is drawn in: no battle instead
             if await self.model_of(system) is None:
                 handle = self.arena_models.get(system.model, self.handle)

@@ -23,6 +23,7 @@ from lsp.arena import CHOICES, Round, System
 from lsp.postprocess import Edit
 
 CODE_AROUND = 2000  # characters kept each side of the cursor when the code is stored
+RECENT_LATENCIES = 100  # per system: what pair sampling estimates its waits from (each request reads them)
 REPORT_ROUNDS = 1000  # bootstrap resamples of the leaderboard, as `arena report`'s default
 
 
@@ -36,9 +37,11 @@ class EditorArena:
         self.store_code = store_code
         self.rng = random.Random()
         self.shown: dict[str, int] = {}  # document -> its battle on screen
+        # read once, then kept as requests are timed: a request never reads the whole database
+        self.latencies = {system: measured[-RECENT_LATENCIES:] for system, measured in self.store.latencies().items()}
 
     def pair(self) -> tuple[System, System]:
-        first, second = editor_pair(list(self.systems), self.store.latencies(), self.rng)
+        first, second = editor_pair(list(self.systems), self.latencies, self.rng)
         return self.systems[first], self.systems[second]
 
     def record(self, uri: str, pair: tuple[System, System], edits: tuple[Edit | None, Edit | None],
@@ -57,6 +60,8 @@ class EditorArena:
             code = {"prefix": before[-CODE_AROUND:], "suffix": after[:CODE_AROUND],
                     "first": first.text if first else None, "second": second.text if second else None}
         battle = self.store.add_editor_battle(pair[0].name, pair[1].name, latencies[0], latencies[1], language_id, code)
+        for system, latency in zip(pair, latencies):
+            self.latencies[system.name] = (self.latencies.get(system.name, []) + [latency])[-RECENT_LATENCIES:]
         self.shown[uri] = battle
         return Round(battle, items)
 

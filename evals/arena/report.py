@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evals.arena.ratings import Leaderboard, build_leaderboard
 from evals.arena.store import ArenaStore, EditorBattle
+from lsp.arena import CHOICES
 
 
 def ranks(board: Leaderboard) -> list[int]:
@@ -145,7 +146,7 @@ def report(store: ArenaStore, rounds: int = 1000, seed: int = 0, plot_name: str 
         "tie": winners.count("tie"),
         "skip": winners.count("skip"),
         "pending": winners.count(None),
-        "editor": sum(battle.outcome in ("first", "second", "both") for battle in editor),
+        "editor": sum(battle.outcome in CHOICES for battle in editor),
     }
     return leaderboard_markdown(board, counts, rounds, plot_name, acceptance(editor)), board
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from completer.errors import BadInput
 from evals.arena.systems import Generation, System
 from evals.arena.tasks import ArenaTask
+from lsp.arena import CHOICES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS systems (name TEXT PRIMARY KEY, config TEXT);
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS editor_battles (
 """
 
 EDITOR_WINNERS = {"first": "top", "second": "bottom", "both": "tie", "neither": "skip"}  # as a `Battle`'s winner
+VOTES_SQL = ", ".join(f"'{choice}'" for choice in CHOICES)  # the outcomes that are votes
 
 
 def default_db() -> Path:
@@ -152,11 +154,12 @@ class ArenaStore:
             )
 
     def latencies(self) -> dict[str, list[float]]:
-        """Every measured completion latency, per system: `arena run`'s and the editor's."""
+        """Every measured completion latency, per system, oldest first: `arena run`'s, then the editor's."""
         with self.connect() as db:
             rows = db.execute(
-                "SELECT system, latency_ms FROM completions UNION ALL SELECT first, first_ms FROM editor_battles "
-                "UNION ALL SELECT second, second_ms FROM editor_battles"
+                "SELECT system, latency_ms, 0 AS battle FROM completions "
+                "UNION ALL SELECT first, first_ms, id FROM editor_battles "
+                "UNION ALL SELECT second, second_ms, id FROM editor_battles ORDER BY battle"
             ).fetchall()
         by_system: dict[str, list[float]] = {}
         for row in rows:
@@ -243,7 +246,7 @@ class ArenaStore:
     def editor_votes(self) -> int:
         """Battles the developer voted on by accepting a suggestion."""
         with self.connect() as db:
-            return db.execute("SELECT COUNT(*) FROM editor_battles WHERE outcome IN ('first', 'second', 'both')").fetchone()[0]
+            return db.execute(f"SELECT COUNT(*) FROM editor_battles WHERE outcome IN ({VOTES_SQL})").fetchone()[0]
 
     def records(self) -> Iterator[dict]:
         """Every battle as a JSON object, `arena run`'s then the editor's: no code but what was stored with it

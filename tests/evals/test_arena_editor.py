@@ -116,3 +116,15 @@ def test_a_file_that_is_not_an_arena_database_is_a_clear_error(tmp_path: Path):
 def test_an_unknown_outcome_is_refused(tmp_path: Path):
     with pytest.raises(BadInput, match="outcome"):
         ArenaStore(tmp_path / "a.sqlite").decide_editor_battle(1, "top")
+
+
+def test_pair_sampling_reads_the_recent_latencies_kept_in_memory_not_the_database(editor_arena: EditorArena):
+    from evals.arena.editor import RECENT_LATENCIES
+
+    battles = 3 * RECENT_LATENCIES  # every system of three is shown in more than RECENT_LATENCIES of them
+    for k in range(battles):
+        show(editor_arena, f"file:///{k}.py", ("p", "q"), latencies=(float(k), float(k)))
+    assert all(len(measured) == RECENT_LATENCIES for measured in editor_arena.latencies.values())
+    assert max(editor_arena.latencies["quick"] + editor_arena.latencies["careful"] + editor_arena.latencies["exact"]) == battles - 1
+    reopened = EditorArena(editor_arena.store.path.parent.parent / "systems.toml", editor_arena.store.path, store_code=False)
+    assert reopened.latencies == editor_arena.latencies  # read back once at open, the recent ones
