@@ -4,6 +4,10 @@ Each returns the Triton result next to the fp32 torch reference on the same fres
 or what the dispatch did; the test process does the comparing. Triton is imported here only inside
 the functions, after ``start_worker`` has set TRITON_INTERPRET. The kernel cases call the Triton
 functions themselves, not the dispatch: a kernel that failed its check would serve the reference.
+
+On a lent GPU, ``COMPLETER_TEST_DEVICE=cuda`` runs the kernel cases compiled for it instead of
+interpreted (scripts/gpu_session.sh): the same inputs, made on the CPU and moved there, and the
+same tolerances, with the results brought back to the test process.
 """
 
 from __future__ import annotations
@@ -18,20 +22,36 @@ from typing import Callable, Iterator
 import torch
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+DEVICE = os.environ.get("COMPLETER_TEST_DEVICE", "cpu")
 
 
 triton_imported_by_import_kernels: bool | None = None
 
 
 def start_worker() -> None:
-    """Worker initializer: interpreter on, Triton path forced, every torch.empty filled with NaN."""
+    """Worker initializer: interpreter on (on CPU), Triton path forced, every torch.empty filled with NaN."""
     global triton_imported_by_import_kernels
-    os.environ["TRITON_INTERPRET"] = "1"
+    if DEVICE == "cpu":
+        os.environ["TRITON_INTERPRET"] = "1"
     os.environ["COMPLETER_KERNELS"] = "triton"
     import kernels  # noqa: F401  (first import in a fresh process; torch's deterministic mode imports triton)
     triton_imported_by_import_kernels = "triton" in sys.modules
-    torch.use_deterministic_algorithms(True)
+    if DEVICE != "cpu":  # cuBLAS needs this workspace to be deterministic; anything else that isn't only warns
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True, warn_only=DEVICE != "cpu")
     torch.utils.deterministic.fill_uninitialized_memory = True  # an element the kernel skips stays NaN
+
+
+def on_device(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    """Inputs made on the CPU (the same numbers everywhere), moved to the device the cases run on."""
+    return [t.to(DEVICE) for t in tensors]
+
+
+def to_host(result):
+    """A case's tensors (alone or in tuples) back on the CPU, for the test process to compare."""
+    if isinstance(result, tuple):
+        return tuple(to_host(r) for r in result)
+    return result.cpu()
 
 
 def dispatch_state() -> dict:
@@ -59,8 +79,11 @@ def attention_case(B: int, Hq: int, Hkv: int, T: int, S: int, D: int, dtype: str
     v = torch.randn(B, Hkv, S, D, generator=g).to(DTYPES[dtype])
     if isinstance(kv_len, list):
         kv_len = torch.tensor(kv_len)
+    q, k, v = on_device(q, k, v)
+    if isinstance(kv_len, torch.Tensor):
+        kv_len, = on_device(kv_len)
     out = attention_triton(q, k, v, kv_len, num_splits=num_splits)
-    return out, attention_reference(q.float(), k.float(), v.float(), kv_len)
+    return to_host((out, attention_reference(q.float(), k.float(), v.float(), kv_len)))
 
 
 def confidence_case(N: int, V: int, dtype: str, num_splits: int | None, masked: int,
@@ -73,7 +96,8 @@ def confidence_case(N: int, V: int, dtype: str, num_splits: int | None, masked: 
     if masked:
         logits[:, torch.randperm(V, generator=g)[:masked]] = float("-inf")
         logits[0, V // 2:] = float("-inf")
-    return logits, confidence_triton(logits, num_splits=num_splits), confidence_reference(logits)
+    logits, = on_device(logits)
+    return to_host((logits, confidence_triton(logits, num_splits=num_splits), confidence_reference(logits)))
 
 
 def confidence_tie_case() -> tuple:
@@ -81,7 +105,7 @@ def confidence_tie_case() -> tuple:
     from kernels.triton_confidence import confidence_triton
     logits = torch.zeros(2, 3000)
     logits[:, [1700, 2500]] = 5.0
-    return confidence_triton(logits, num_splits=3)
+    return to_host(confidence_triton(*on_device(logits), num_splits=3))
 
 
 def rms_norm_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -90,7 +114,8 @@ def rms_norm_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.
     g = torch.Generator().manual_seed(seed)
     x = (3 * torch.randn(shape, generator=g)).to(DTYPES[dtype])
     weight = torch.randn(shape[-1], generator=g).to(DTYPES[dtype])
-    return rms_norm_triton(x, weight, 1e-6), rms_norm_reference(x.float(), weight.float(), 1e-6)
+    x, weight = on_device(x, weight)
+    return to_host((rms_norm_triton(x, weight, 1e-6), rms_norm_reference(x.float(), weight.float(), 1e-6)))
 
 
 def swiglu_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -99,7 +124,8 @@ def swiglu_case(shape: tuple[int, ...], dtype: str, seed: int) -> tuple[torch.Te
     g = torch.Generator().manual_seed(seed)
     gate = (3 * torch.randn(shape, generator=g)).to(DTYPES[dtype])
     up = torch.randn(shape, generator=g).to(DTYPES[dtype])
-    return swiglu_triton(gate, up), swiglu_reference(gate.float(), up.float())
+    gate, up = on_device(gate, up)
+    return to_host((swiglu_triton(gate, up), swiglu_reference(gate.float(), up.float())))
 
 
 def public_calls(dtype: torch.dtype) -> dict[str, tuple[str, Callable, Callable, tuple]]:
