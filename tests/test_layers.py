@@ -9,6 +9,7 @@ The tests keep the same layers, so each layer's tests run with the layers below 
   tests modules it imports (tests/kernels: kernels; tests/completer: kernels and the engine;
   tests/lsp: up to the language server; tests/evals: every layer);
 - tests/editors drive the editor plugins against the language server: up to lsp;
+- tests/scripts run the repository's scripts (the GPU session runs every layer): every layer;
 - the top-level modules of tests/ (conftest.py, the helpers, these checks) serve every folder but
   tests/kernels: at most kernels and the engine. A test that imports one takes on its imports, so
   tests/kernels cannot reach the engine through them.
@@ -23,7 +24,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ["kernels", "completer", "lsp", "evals"]  # each may import the ones before it, never those after
-TEST_FOLDERS = {"kernels": "kernels", "completer": "completer", "lsp": "lsp", "evals": "evals", "editors": "lsp"}
+TEST_FOLDERS = {"kernels": "kernels", "completer": "completer", "lsp": "lsp", "evals": "evals", "editors": "lsp",
+                "scripts": "evals"}
 TOP_LEVEL = "completer"  # the highest layer the top-level modules of tests/ may import
 
 
