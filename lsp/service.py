@@ -206,11 +206,11 @@ class Completer:
         if model is None:
             return None
 
+        model_id, options = (self.settings.model, self.settings.options) if system is None else (system.model, system.options)
         started = time.perf_counter()
-        options = self.settings.options if system is None else system.options
         ctx = pipeline.context(model, source, offset, language_id, options)
         self.counters.context_ms += (time.perf_counter() - started) * 1000
-        key = (ctx.prefix, ctx.suffix, ctx.span, self.settings.model if system is None else system.model, options, drawn_from)
+        key = (ctx.prefix, ctx.suffix, ctx.span, model_id, options, drawn_from)
         edit = self.cache.get(key)
         if edit is not MISSING:
             self.counters.cache_hits += 1

@@ -52,8 +52,7 @@ step_train() {
   local bench rate warmup steps left
   bench=$(BENCH_BATCHES=$BATCH BENCH_SECONDS=${BENCH_SECONDS:-10} bash completer/train/gpu_recipe.sh bench)
   echo "$bench"
-  rate=$(sed -n 's/^bench: \([0-9]*\) tokens\/s.* after \([0-9.]*\) s of warm-up.*/\1/p' <<<"$bench")
-  warmup=$(sed -n 's/^bench: \([0-9]*\) tokens\/s.* after \([0-9.]*\) s of warm-up.*/\2/p' <<<"$bench")
+  read -r rate warmup < <(sed -n 's/^bench: \([0-9]*\) tokens\/s.* after \([0-9.]*\) s of warm-up.*/\1 \2/p' <<<"$bench")
   left=$((STEP_SECONDS - SECONDS - ${TRAIN_MARGIN_S:-30}))  # the export and the copy back come after
   if [ -f "$RUN/steps" ]; then
     steps=$(cat "$RUN/steps")  # a rerun continues the same schedule

@@ -77,11 +77,9 @@ def attention_case(B: int, Hq: int, Hkv: int, T: int, S: int, D: int, dtype: str
     q = torch.randn(B, T, Hq, D, generator=g).to(DTYPES[dtype]).transpose(1, 2)
     k = torch.randn(B, Hkv, S, D, generator=g).to(DTYPES[dtype])
     v = torch.randn(B, Hkv, S, D, generator=g).to(DTYPES[dtype])
-    if isinstance(kv_len, list):
-        kv_len = torch.tensor(kv_len)
     q, k, v = on_device(q, k, v)
-    if isinstance(kv_len, torch.Tensor):
-        kv_len, = on_device(kv_len)
+    if isinstance(kv_len, list):
+        kv_len, = on_device(torch.tensor(kv_len))
     out = attention_triton(q, k, v, kv_len, num_splits=num_splits)
     return to_host((out, attention_reference(q.float(), k.float(), v.float(), kv_len)))
 
